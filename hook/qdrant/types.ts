@@ -1,0 +1,81 @@
+/**
+ * What the hooks observe of one Qdrant peer over HTTP, as plain data (reference/qdrant.md §3).
+ * Peer ids, terms and commits are exact decimal strings: they are u64 in Qdrant and must never
+ * pass through a JS number (§2).
+ */
+
+/** Where to reach one peer: the pod IP from the Kubernetes API, no DNS needed. */
+export interface PeerEndpoint {
+  /** Pod name, e.g. "qdrant-1". */
+  pod: string;
+  ordinal: number;
+  /** Base URL of the REST API, e.g. "http://10.0.0.7:6333". */
+  url: string;
+}
+
+export interface VersionInfo {
+  version: string;
+  commit?: string;
+}
+
+export type ClusterStatus =
+  | { status: 'disabled' }
+  | {
+      status: 'enabled';
+      peerId: string;
+      peers: Record<string, { uri: string }>;
+      raft: {
+        term: string;
+        commit: string;
+        pendingOperations: number;
+        leader?: string;
+        role?: string;
+        isVoter?: boolean;
+      };
+      consensusThread: { status: 'working' | 'stopped' | 'stopped_with_err' | string; err?: string };
+      messageSendFailures: Record<string, { count: number; latestError?: string }>;
+    };
+
+export interface ShardReplica {
+  collection: string;
+  shardId: number;
+  peerId: string;
+  state: string;
+  /** True when reported by this peer as a local shard. */
+  local: boolean;
+}
+
+export interface CollectionCluster {
+  collection: string;
+  peerId: string;
+  replicas: ShardReplica[];
+  transfers: number;
+}
+
+/** Everything one round of observation learned about a peer; missing parts say why. */
+export interface PeerObservation {
+  endpoint: PeerEndpoint;
+  reachable: boolean;
+  /** Why the peer could not be observed (connection refused, timeout, 401, ...). */
+  error?: string;
+  version?: VersionInfo;
+  ready?: boolean;
+  readyText?: string;
+  cluster?: ClusterStatus;
+  collections?: CollectionCluster[];
+  /** 1.16+ only: telemetry details_level=3 result.cluster.peer_metadata. */
+  peerMetadata?: Record<string, { version: string }>;
+}
+
+/** The adapter the commands use; hook/qdrant/http-api.ts implements it, tests may fake it. */
+export interface QdrantApi {
+  version(ep: PeerEndpoint): Promise<VersionInfo>;
+  ready(ep: PeerEndpoint): Promise<{ ready: boolean; text: string }>;
+  cluster(ep: PeerEndpoint): Promise<ClusterStatus>;
+  collectionNames(ep: PeerEndpoint): Promise<string[]>;
+  collectionCluster(ep: PeerEndpoint, collection: string): Promise<CollectionCluster>;
+  /** undefined before 1.16, where no API exposes peer metadata (reference/qdrant.md §6). */
+  peerMetadata(ep: PeerEndpoint): Promise<Record<string, { version: string }> | undefined>;
+  /** All of the above, never throwing: failures land in `reachable`/`error`. */
+  observe(ep: PeerEndpoint): Promise<PeerObservation>;
+}

@@ -1,0 +1,13 @@
+/**
+ * Time reaches the code through this object so tests can run deadlines without waiting
+ * (STYLE.md: clock, sleep and child processes are injectable).
+ */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
