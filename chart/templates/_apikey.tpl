@@ -1,0 +1,119 @@
+{{/*
+API keys. `apiKey` and `readOnlyApiKey` take four forms, as in the official chart:
+  false                                   no key
+  true                                    generated once, then read back from the Secret on every upgrade
+  "a string"                              that key
+  {valueFrom: {secretKeyRef: {name, key}}} the user's own Secret, referenced (never copied into ours)
+Qdrant gets the keys as environment variables from a secretKeyRef, so no key is ever a literal in a pod spec.
+*/}}
+
+{{/*
+qdrant.apiKey.kind: classifies one value: none, generated, literal or external.
+Usage: {{ include "qdrant.apiKey.kind" .Values.apiKey }}
+*/}}
+{{- define "qdrant.apiKey.kind" -}}
+{{- if kindIs "map" . -}}
+external
+{{- else if kindIs "bool" . -}}
+{{- ternary "generated" "none" . -}}
+{{- else if and (kindIs "string" .) (ne . "") -}}
+literal
+{{- else -}}
+none
+{{- end -}}
+{{- end }}
+
+{{/*
+qdrant.apiKey.secretName: the chart-managed Secret holding generated and literal keys (the official chart's name).
+Usage: {{ include "qdrant.apiKey.secretName" . }}
+*/}}
+{{- define "qdrant.apiKey.secretName" -}}
+{{- printf "%s-apikey" (include "qdrant.fullname" .) }}
+{{- end }}
+
+{{/*
+qdrant.apiKey.managedSecret: "true" when the chart must render its Secret (a key is generated or literal).
+Usage: {{ if eq (include "qdrant.apiKey.managedSecret" .) "true" }}
+*/}}
+{{- define "qdrant.apiKey.managedSecret" -}}
+{{- $kinds := list (include "qdrant.apiKey.kind" .Values.apiKey) (include "qdrant.apiKey.kind" .Values.readOnlyApiKey) }}
+{{- or (has "generated" $kinds) (has "literal" $kinds) }}
+{{- end }}
+
+{{/*
+qdrant.apiKey.secretValue: the plain value of one chart-managed key. A generated key is read back from the live
+Secret (lookup) so it survives upgrades; only when there is none yet (install, or no cluster: helm template)
+is a new one drawn.
+Usage: {{ include "qdrant.apiKey.secretValue" (dict "root" . "value" .Values.apiKey "dataKey" "api-key") }}
+*/}}
+{{- define "qdrant.apiKey.secretValue" -}}
+{{- $kind := include "qdrant.apiKey.kind" .value }}
+{{- if eq $kind "literal" }}
+{{- .value }}
+{{- else if eq $kind "generated" }}
+{{- $live := lookup "v1" "Secret" .root.Release.Namespace (include "qdrant.apiKey.secretName" .root) | default dict }}
+{{- $data := get $live "data" | default dict }}
+{{- $existing := get $data .dataKey | default "" | b64dec }}
+{{- $existing | default (randAlphaNum 32) }}
+{{- end }}
+{{- end }}
+
+{{/*
+qdrant.apiKey.secretKeyRef: the secretKeyRef (name, key) of one key, or nothing when that key is not set.
+Usage: {{ include "qdrant.apiKey.secretKeyRef" (dict "root" . "value" .Values.apiKey "dataKey" "api-key") }}
+*/}}
+{{- define "qdrant.apiKey.secretKeyRef" -}}
+{{- $kind := include "qdrant.apiKey.kind" .value }}
+{{- if eq $kind "external" }}
+name: {{ .value.valueFrom.secretKeyRef.name | quote }}
+key: {{ .value.valueFrom.secretKeyRef.key | quote }}
+{{- else if ne $kind "none" }}
+name: {{ include "qdrant.apiKey.secretName" .root | quote }}
+key: {{ .dataKey | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+qdrant.apiKey.qdrantEnv: the env entries that give Qdrant its keys (QDRANT__SERVICE__API_KEY,
+QDRANT__SERVICE__READ_ONLY_API_KEY), each from a secretKeyRef.
+Usage: {{- include "qdrant.apiKey.qdrantEnv" . | nindent 12 }}
+*/}}
+{{- define "qdrant.apiKey.qdrantEnv" -}}
+{{- $rw := include "qdrant.apiKey.secretKeyRef" (dict "root" . "value" .Values.apiKey "dataKey" "api-key") }}
+{{- $ro := include "qdrant.apiKey.secretKeyRef" (dict "root" . "value" .Values.readOnlyApiKey "dataKey" "read-only-api-key") }}
+{{- if $rw }}
+- name: QDRANT__SERVICE__API_KEY
+  valueFrom:
+    secretKeyRef:
+      {{- $rw | nindent 6 }}
+{{- end }}
+{{- if $ro }}
+- name: QDRANT__SERVICE__READ_ONLY_API_KEY
+  valueFrom:
+    secretKeyRef:
+      {{- $ro | nindent 6 }}
+{{- end }}
+{{- end }}
+
+{{/*
+qdrant.apiKey.hookEnv: QDRANT_API_KEY for a hook or test container: the API key, else the read-only key (enough for
+the GET requests the guard makes), else nothing. `optional` is set for pre-upgrade: it reads the Secret of the
+running (old) revision, which does not exist yet when this upgrade is the one that turns the key on, and then
+the running Qdrant needs no key.
+Usage: {{- include "qdrant.apiKey.hookEnv" (dict "root" . "optional" true) | nindent 12 }}
+*/}}
+{{- define "qdrant.apiKey.hookEnv" -}}
+{{- $ref := include "qdrant.apiKey.secretKeyRef" (dict "root" .root "value" .root.Values.apiKey "dataKey" "api-key") }}
+{{- if not $ref }}
+{{- $ref = include "qdrant.apiKey.secretKeyRef" (dict "root" .root "value" .root.Values.readOnlyApiKey "dataKey" "read-only-api-key") }}
+{{- end }}
+{{- if $ref }}
+- name: QDRANT_API_KEY
+  valueFrom:
+    secretKeyRef:
+      {{- $ref | nindent 6 }}
+      {{- if .optional }}
+      optional: true
+      {{- end }}
+{{- end }}
+{{- end }}
