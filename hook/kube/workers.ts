@@ -210,7 +210,7 @@ export async function runWorkerLoop(
   };
 
   try {
-    await Promise.all(slots.map(create));
+    await settleAll(slots.map(create));
     while (slots.some((s) => !s.result)) {
       const now = o.clock.now();
       if (now >= deadlineMs) {
@@ -269,7 +269,7 @@ export async function runWorkerLoop(
         slot.podName = `${slot.spec.name}-r${slot.attempt}`;
         slot.last = undefined;
       }
-      await Promise.all(retries.map(create));
+      await settleAll(retries.map(create));
       if (o.clock.now() - lastProgress >= o.progressEveryMs) {
         lastProgress = o.clock.now();
         o.progress.say(progressLine(slots));
@@ -279,6 +279,12 @@ export async function runWorkerLoop(
     await cleanup(slots, created, ops, o.progress);
   }
   return slots.map((s) => s.result!);
+}
+
+/** Like Promise.all, but waits for every create to land first, so cleanup knows every pod that exists. */
+async function settleAll(promises: Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }
 
 export function progressLine(slots: { result?: WorkerResult; podName: string; last?: V1Pod }[]): string {

@@ -54,7 +54,7 @@ export interface Fault {
   path: string | RegExp;
   /** How many matching requests fail; then the fault is spent. */
   count: number;
-  /** 500, 503, 429, ... (ignored when hang). */
+  /** 500, 503, 429, 422, ... (ignored when hang). */
   status?: number;
   retryAfterSeconds?: number;
   /** Accept the request and never answer (until the client gives up or the double closes). */
@@ -124,6 +124,16 @@ const SERVED: Record<string, string[]> = {
   '/v1': ['pods', 'persistentvolumeclaims', 'configmaps', 'events'],
   'apps/v1': ['statefulsets', 'controllerrevisions'],
   [`${SNAPSHOT_GROUP}/v1`]: ['volumesnapshots'],
+};
+
+const FAULT_REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  409: 'Conflict',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+  504: 'Timeout',
 };
 
 interface Parsed {
@@ -329,13 +339,15 @@ export class KubeApiDouble {
         return;
       }
       const code = fault.status ?? 500;
-      const reason = code === 429 ? 'TooManyRequests' : code === 503 ? 'ServiceUnavailable' : code === 504 ? 'Timeout' : 'InternalError';
+      const reason = FAULT_REASONS[code] ?? 'InternalError';
       const message =
         code === 429
           ? 'Too many requests, please try again later.'
           : code === 503
             ? 'the server is currently unable to handle the request'
-            : 'Internal error occurred: injected by the test';
+            : code < 500
+              ? `${reason}: injected by the test`
+              : 'Internal error occurred: injected by the test';
       const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
       const details = fault.retryAfterSeconds !== undefined ? { retryAfterSeconds: fault.retryAfterSeconds } : undefined;
       send(code, statusBody(code, reason, message, details), headers);
