@@ -20,9 +20,10 @@ import {
   type RequestContext,
   type ResponseContext,
   type V1ConfigMap,
+  type V1PersistentVolumeClaim,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { infraError } from '../errors.js';
+import { GuardError, infraError } from '../errors.js';
 import { callApi, type ApiFailure, type CallDescription, type Expected } from './call.js';
 import { selectorString, toPodSnapshot, toPvcSnapshot, toStatefulSetSnapshot } from './snapshots.js';
 import {
@@ -115,8 +116,9 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
   const call = <T>(d: Omit<CallDescription, 'namespace'>, fn: () => Promise<T>, expected?: Expected<T>) =>
     callApi({ ...d, namespace }, fn, { clock, retry }, expected);
 
+  // A wrong name or namespace is a configuration error (exit 2), not the API failing.
   const stsNotFound = (name: string) => (f: ApiFailure) => {
-    throw infraError(`StatefulSet ${name} not found in namespace ${namespace}: is --statefulset right?`, {
+    throw new GuardError('usage', `StatefulSet ${name} not found in namespace ${namespace}: is --statefulset right?`, {
       remedy: `kubectl get statefulsets -n ${namespace} lists the names; pass the Qdrant one (the chart's fullname).`,
       cause: f.cause,
     });
@@ -221,10 +223,19 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
     async getPvc(name) {
       const pvc = await call(
         { verb: 'get', resource: 'persistentvolumeclaims', group: '', what: `get PVC ${name}` },
-        () => core.readNamespacedPersistentVolumeClaim({ name, namespace }) as Promise<unknown>,
+        () => core.readNamespacedPersistentVolumeClaim({ name, namespace }) as Promise<V1PersistentVolumeClaim | undefined>,
         { 404: () => undefined },
       );
-      return pvc ? toPvcSnapshot(pvc as Parameters<typeof toPvcSnapshot>[0]) : undefined;
+      return pvc ? toPvcSnapshot(pvc) : undefined;
+    },
+
+    async listPvcs(selector) {
+      const labelSelector = selectorString(selector);
+      const list = await call(
+        { verb: 'list', resource: 'persistentvolumeclaims', group: '', what: `list PVCs (${labelSelector})` },
+        () => core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector }),
+      );
+      return list.items.map(toPvcSnapshot).sort((a, b) => a.name.localeCompare(b.name));
     },
 
     runWorkerPods(specs, { deadlineMs }) {

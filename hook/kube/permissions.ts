@@ -24,7 +24,7 @@ export const REQUIRED_PERMISSIONS: readonly Permission[] = [
   { group: '', resource: 'pods', verbs: ['list'], why: 'find the Qdrant pods and watch worker pods' },
   { group: '', resource: 'pods', verbs: ['create', 'delete'], why: 'run and clean up the per-volume worker pods' },
   { group: '', resource: 'pods/log', verbs: ['get'], why: 'detect the #6229 log loop while waiting' },
-  { group: '', resource: 'persistentvolumeclaims', verbs: ['get'], why: 'find the volume of each ordinal' },
+  { group: '', resource: 'persistentvolumeclaims', verbs: ['get', 'list'], why: 'find the volume of each ordinal' },
   { group: '', resource: 'configmaps', verbs: ['get', 'create', 'update'], why: 'the upgrade record' },
   { group: '', resource: 'events', verbs: ['create'], why: 'UpgradeGuardPassed / UpgradeRefused on the StatefulSet' },
   {

@@ -172,12 +172,18 @@ export interface KubeApi {
   /** The namespace every call uses (flag, service-account namespace file, kubeconfig context, "default"). */
   readonly namespace: string;
 
-  /** Throws a usage-flavoured infrastructure error when it does not exist. */
+  /** Throws a usage GuardError (exit 2, "is --statefulset right?") when it does not exist. */
   getStatefulSet(name: string): Promise<StatefulSetSnapshot>;
   /** Pods matching a label selector (`a=b,c=d` or a matchLabels map), sorted by ordinal then name. */
   listPods(selector: string | Record<string, string>): Promise<PodSnapshot[]>;
   /** undefined when the PVC does not exist (a replica that never started, or Argo CD PreSync). */
   getPvc(name: string): Promise<PvcSnapshot | undefined>;
+  /**
+   * PVCs matching a label selector, sorted by name: one request for all ordinals. The StatefulSet
+   * controller labels claim-template PVCs with the StatefulSet's matchLabels, so
+   * `listPvcs(sts.selector)` finds them (needs `list` on persistentvolumeclaims; getPvc needs `get`).
+   */
+  listPvcs(selector: string | Record<string, string>): Promise<PvcSnapshot[]>;
 
   /**
    * Runs worker pods in parallel and returns one result per spec, in spec order. Polls with one

@@ -161,7 +161,8 @@ function isEvicted(pod: V1Pod): boolean {
 function terminatedResult(slot: Slot, pod: V1Pod): WorkerResult {
   const status = (pod.status?.containerStatuses ?? []).find((s) => s.name === WORKER_CONTAINER);
   const t = status?.state?.terminated;
-  const phase = pod.status?.phase === 'Succeeded' ? 'Succeeded' : 'Failed';
+  // activeDeadlineSeconds fired: the kubelet killed the worker, which is our deadline passing.
+  const phase = pod.status?.phase === 'Succeeded' ? 'Succeeded' : pod.status?.reason === 'DeadlineExceeded' ? 'Timeout' : 'Failed';
   const result: WorkerResult = {
     name: slot.spec.name,
     podName: slot.podName,
@@ -172,8 +173,8 @@ function terminatedResult(slot: Slot, pod: V1Pod): WorkerResult {
   if (t?.exitCode !== undefined) result.exitCode = t.exitCode;
   if (t?.message) result.terminationMessage = t.message;
   if (pod.spec?.nodeName) result.nodeName = pod.spec.nodeName;
-  // activeDeadlineSeconds fired: the pod says DeadlineExceeded and no container result exists.
-  if (!t && pod.status?.message) result.reason = `${result.reason}: ${pod.status.message}`;
+  if (pod.status?.reason === 'DeadlineExceeded') result.reason = `DeadlineExceeded: ${pod.status.message ?? 'activeDeadlineSeconds passed'}`;
+  else if (!t && pod.status?.message) result.reason = `${result.reason}: ${pod.status.message}`;
   return result;
 }
 

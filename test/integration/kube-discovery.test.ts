@@ -127,6 +127,21 @@ describe('kube adapter: discovering the Qdrant StatefulSet, its pods and volumes
     expect(await h.api.getPvc(pvcName('qdrant-storage', 'qdrant', 2))).to.equal(undefined);
   });
 
+  it('lists every claim-template PVC of the StatefulSet in one request, by its selector labels', async () => {
+    h.double.seedQdrantStatefulSet({ name: 'qdrant', replicas: 3, claims: ['qdrant-storage', 'qdrant-snapshots'], pvcOrdinals: [0, 2] });
+    h.double.seedQdrantStatefulSet({ name: 'other', release: 'other', replicas: 1 });
+    const sts = await h.api.getStatefulSet('qdrant');
+    const before = h.api.requestCount();
+    const pvcs = await h.api.listPvcs(sts.selector);
+    expect(h.api.requestCount() - before).to.equal(1);
+    expect(pvcs.map((p) => `${p.name}:${p.phase}`)).to.deep.equal([
+      'qdrant-snapshots-qdrant-0:Bound',
+      'qdrant-snapshots-qdrant-2:Bound',
+      'qdrant-storage-qdrant-0:Bound',
+      'qdrant-storage-qdrant-2:Bound',
+    ]);
+  });
+
   it('counts its API requests, so a benchmark can hold discovery to 2 + 1 per peer', async () => {
     h.double.seedQdrantStatefulSet({ name: 'qdrant', replicas: 3 });
     const seen: string[] = [];

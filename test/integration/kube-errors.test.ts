@@ -38,6 +38,7 @@ describe('kube adapter: what an SRE reads when the API says no, or does not answ
       const sts = await h.api.getStatefulSet('qdrant');
       await h.api.listPods(sts.selector);
       await h.api.getPvc('qdrant-storage-qdrant-0');
+      await h.api.listPvcs(sts.selector);
       await h.api.updateRecord('rec', () => '{}', {});
       await h.api.updateRecord('rec', () => '{"a":1}', {});
       await h.api.emitEvent({ involved: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'qdrant' }, type: 'Normal', reason: 'UpgradeGuardPassed', message: 'ok' });
@@ -98,7 +99,8 @@ describe('kube adapter: what an SRE reads when the API says no, or does not answ
       const err = await failure(h.api.getStatefulSet('qdrant'));
       expect(err.message).to.equal('StatefulSet qdrant not found in namespace qdrant-ns: is --statefulset right?');
       expect(err.remedy).to.contain('kubectl get statefulsets -n qdrant-ns');
-      expect(err.kind).to.equal('infrastructure');
+      // A wrong name is a configuration error (exit 2), not the API failing.
+      expect(err.kind).to.equal('usage');
     });
 
     it('gives an undefined PVC and record rather than an error', async () => {

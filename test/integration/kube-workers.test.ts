@@ -188,6 +188,25 @@ describe('kube adapter: worker pods that examine each Qdrant volume', () => {
     expect(workerPods(h), 'no worker keeps running after the deadline').to.deep.equal([]);
   });
 
+  it('reports a worker the kubelet stopped at activeDeadlineSeconds as a timeout', async () => {
+    h.double.onPodCreated = (pod) => {
+      h.double.mutate('pods', pod['metadata'].name, (o) => {
+        o['status'].phase = 'Failed';
+        o['status'].reason = 'DeadlineExceeded';
+        o['status'].message = 'Pod was active on the node longer than the specified deadline';
+        o['status'].containerStatuses[0].state = { terminated: { exitCode: 137, reason: 'Error' } };
+      });
+      return { hang: true };
+    };
+    const [result] = await h.api.runWorkerPods(workerSpecs(sts, [0]), { deadlineMs: Date.now() + 20_000 });
+    expect(result).to.deep.include({
+      phase: 'Timeout',
+      exitCode: 137,
+      reason: 'DeadlineExceeded: Pod was active on the node longer than the specified deadline',
+    });
+    expect(workerPods(h)).to.deep.equal([]);
+  });
+
   it('fails fast on an image that cannot be used instead of waiting for the deadline', async () => {
     h.double.onPodCreated = (pod) => {
       h.double.mutate('pods', pod['metadata'].name, (o) => {
