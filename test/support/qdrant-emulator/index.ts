@@ -1,0 +1,57 @@
+/**
+ * Qdrant emulator: a TEST DOUBLE standing in for Qdrant in integration and e2e tests (no Qdrant
+ * binary can run here). It follows /work/shared/reference/qdrant.md (cited as §N) and the OpenAPI
+ * specs in ../shared/fixtures/qdrant-openapi/ (1.13.5, 1.19.0) for every field it serves.
+ *
+ * What it does emulate:
+ * - storage (§1, §2): `raft_state.json` parsed losslessly and rewritten atomically (`.atomicwriteXXXX/`
+ *   temp dir, fsync, rename, dir fsync) with Qdrant's keys and key order, u64 ids as bare numbers;
+ *   `collections_meta_wal/open-1`; `collections/<name>/config.json` and `<shard>/replica_state.json`;
+ *   `aliases/data.json`; the legacy `raft_state` (CBOR) is read when it is all there is;
+ * - start-up log lines (§4): `Loading raft state from ...`, `Initializing new raft state at ...`,
+ *   `Distributed mode disabled`, `Replaced metadata of peer ...`, `Replaced address of peer ...` (WARN),
+ *   in tracing text format (optional ANSI colour) or JSON lines;
+ * - consensus (§3): bootstrap peer leader at term 1, `--bootstrap` joins, log replication with
+ *   majority commit, elections after a leader is lost, UpdatePeerMetadata on a version change
+ *   (with the 1.13.3-1.14.x single-peer stale-metadata bug of §6), address changes;
+ * - the #6229 failure (§4): a used volume without its state file mints a new id, replays the old
+ *   WAL, logs "Replaced metadata ... from X to X" every 20-50 ms (capped), shows phantom peers, no
+ *   leader, pending operations, and /readyz 503;
+ * - REST (§3): `/`, `/healthz`, `/livez`, `/readyz`, `/cluster`, `/collections`, `/collections/{c}`,
+ *   `/collections/{c}/cluster`, `/telemetry?details_level=N` (`peer_metadata` at level 3 on 1.16+),
+ *   `/metrics`, `PUT /collections/{c}`; API key and read-only key as Qdrant's middleware checks them
+ *   (`/`, `/healthz`, `/readyz`, `/livez` need no key);
+ * - faults (faults.ts): lagging, new-peer-id (#6348), metadata-loop, unreachable, shards-dead,
+ *   not-ready, consensus-stopped.
+ *
+ * What it does NOT emulate:
+ * - gRPC (6334) and Qdrant's real p2p gRPC protocol: peers talk a small JSON-over-HTTP protocol of
+ *   our own on the p2p port, without API key checks; the wire format is not Qdrant's;
+ * - Raft details: no learners or joint consensus (a joining peer becomes a voter at once), no
+ *   pre-vote, no log compaction other than "a state file without WAL is a snapshot";
+ * - points, vectors, search, snapshots, shard transfers (a new replica is Active at once), resharding,
+ *   JWT RBAC, TLS, the web UI; `POST /snapshots` and `POST /cluster/recover` are absent;
+ * - the real WAL format (the crate's pre-allocated segments and CRCs); our segment is our framing;
+ * - decoding every legacy CBOR state: an undecodable `raft_state` gets a freshly minted id;
+ * - Qdrant's cached readiness: /readyz is evaluated on every request;
+ * - message_send_failures are derived from followers that stopped polling, not from real sends.
+ */
+export {
+  startPeer,
+  startEmulatorCluster,
+  allocateLoopback,
+  waitUntil,
+  EmulatedPeerHandle,
+  EmulatorCluster,
+  type StartPeerOptions,
+  type StartClusterOptions,
+  type RestartOptions,
+  type WaitOptions,
+  type EmulatorClusterEndpoint,
+} from './cluster.js';
+export { parseFault, type FaultMode, type FaultSpec } from './faults.js';
+export { EmulatorLog, type LogRecord, type LogLevel } from './log.js';
+export { DEFAULT_TIMING, type Timing, type CollectionSpec, type PeerStatus } from './peer.js';
+export { parseRaftState, serializeRaftState, mintPeerId, type RaftStateFile } from './raft-state.js';
+export { normaliseVersion, peerMetadataDebug } from './version.js';
+export { fileResolver, mapResolver, type Resolver } from './resolve.js';

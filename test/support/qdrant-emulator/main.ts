@@ -1,0 +1,194 @@
+/**
+ * The Qdrant emulator as a process (a TEST DOUBLE for the qdrant binary; see index.ts for what it
+ * emulates and what it does not). The kubelet stand-in runs it in place of the Qdrant container:
+ *
+ *   node --import tsx test/support/qdrant-emulator/main.ts --host <pod IP> [--port 6333] [--p2p-port 6335]
+ *        --storage <dir> [--snapshots <dir>] --version <x.y.z | vx.y.z | x.y.z-unprivileged>
+ *        [--uri <p2p uri>] [--bootstrap <p2p uri>] [--log-file <file>] [--color] [--config-path <file>]
+ *
+ * Environment, as the Qdrant container gets it: QDRANT__SERVICE__API_KEY, QDRANT__SERVICE__READ_ONLY_API_KEY,
+ * QDRANT__CLUSTER__ENABLED, QDRANT__LOGGER__FORMAT=json, QDRANT__SERVICE__HTTP_PORT, QDRANT__CLUSTER__P2P__PORT,
+ * QDRANT__STORAGE__STORAGE_PATH, QDRANT__STORAGE__SNAPSHOTS_PATH, QDRANT__CLUSTER__PEER_ID (1.15+), RUN_MODE;
+ * plus the emulator's own:
+ *   QDRANT_EMULATOR_RESOLVE_FILE        JSON {hostname: ip}, re-read when it changes (peer URIs)
+ *   QDRANT_EMULATOR_FAULT               healthy | lag[:ms] | new-peer-id | metadata-loop | unreachable |
+ *                                       shards-dead[:Dead|Partial] | not-ready | consensus-stopped[:err]
+ *   QDRANT_EMULATOR_VERSION             when --version is absent
+ *   QDRANT_EMULATOR_DEFAULT_COLLECTION  name:shards:replicas (replicas `all` = every peer), or `none`; default demo:1:all
+ *   QDRANT_EMULATOR_TIMING              e.g. pollMs=100,electionTimeoutMs=500,loopCap=300
+ *   QDRANT_EMULATOR_COLOR               true to force ANSI colours (default: when stdout is a TTY)
+ * Config files: <cwd>/config/config.yaml, <cwd>/config/$RUN_MODE.yaml (production), local.yaml; env overrides.
+ * SIGTERM and SIGINT stop it cleanly with exit code 0. Exit 2 on bad arguments, 1 when start-up fails.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { EmulatorLog } from './log.js';
+import { parseFault } from './faults.js';
+import { DEFAULT_TIMING, EmulatedPeer, type CollectionSpec, type Timing } from './peer.js';
+import { chainResolvers, fileResolver } from './resolve.js';
+import { fakeCommitSha, normaliseVersion, versionAtLeast } from './version.js';
+import { loadConfigFiles, parseBool, setting } from './config.js';
+
+interface Args {
+  [flag: string]: string | boolean | undefined;
+}
+
+const VALUE_FLAGS = new Set([
+  'host',
+  'port',
+  'p2p-port',
+  'storage',
+  'snapshots',
+  'version',
+  'uri',
+  'bootstrap',
+  'log-file',
+  'config-path',
+  'name',
+]);
+const BOOL_FLAGS = new Set(['color', 'no-color', 'reinit', 'disable-telemetry', 'stacktrace', 'help']);
+
+function usage(message: string): never {
+  process.stderr.write(`qdrant-emulator: ${message}\nsee the header of test/support/qdrant-emulator/main.ts for usage\n`);
+  process.exit(2);
+}
+
+export function parseArgs(argv: string[]): Args {
+  const out: Args = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) usage(`unexpected argument ${JSON.stringify(a)}`);
+    const [flag, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    if (VALUE_FLAGS.has(flag)) {
+      const v = inline ?? argv[++i];
+      if (v === undefined) usage(`--${flag} needs a value`);
+      out[flag] = v;
+    } else if (BOOL_FLAGS.has(flag)) {
+      out[flag] = true;
+    } else {
+      usage(`unknown flag --${flag}`);
+    }
+  }
+  return out;
+}
+
+export function parseDefaultCollection(text: string | undefined): CollectionSpec | null {
+  if (text === undefined || text === '') return { name: 'demo', shardNumber: 1, replicationFactor: 'all' };
+  if (text === 'none') return null;
+  const [name, shards = '1', replicas = 'all'] = text.split(':');
+  const shardNumber = Number(shards);
+  if (!name || !Number.isInteger(shardNumber) || shardNumber < 1) usage(`bad QDRANT_EMULATOR_DEFAULT_COLLECTION ${text}`);
+  const rf = replicas === 'all' ? 'all' : Number(replicas);
+  if (rf !== 'all' && (!Number.isInteger(rf) || rf < 1)) usage(`bad replica count in QDRANT_EMULATOR_DEFAULT_COLLECTION ${text}`);
+  return { name, shardNumber, replicationFactor: rf };
+}
+
+export function parseTiming(text: string | undefined): Timing {
+  const t: Timing = { ...DEFAULT_TIMING };
+  for (const part of (text ?? '').split(',').filter(Boolean)) {
+    const [k, v] = part.split('=');
+    if (!k || !(k in t) || !Number.isFinite(Number(v))) usage(`bad QDRANT_EMULATOR_TIMING entry ${part}`);
+    (t as unknown as Record<string, number>)[k] = Number(v);
+  }
+  return t;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.help) usage('help requested');
+  const env = process.env;
+  const { tree } = loadConfigFiles(process.cwd(), env, args['config-path'] as string | undefined);
+
+  const rawVersion = (args.version as string | undefined) ?? env.QDRANT_EMULATOR_VERSION;
+  if (!rawVersion) usage('--version is required');
+  let version: string;
+  try {
+    version = normaliseVersion(rawVersion);
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  let fault;
+  try {
+    fault = parseFault(env.QDRANT_EMULATOR_FAULT);
+  } catch (err) {
+    usage((err as Error).message);
+  }
+
+  const host = (args.host as string | undefined) ?? setting(tree, env, 'service.host') ?? '127.0.0.1';
+  const port = Number((args.port as string | undefined) ?? setting(tree, env, 'service.http_port') ?? 6333);
+  const p2pPort = Number((args['p2p-port'] as string | undefined) ?? setting(tree, env, 'cluster.p2p.port') ?? 6335);
+  if (!Number.isInteger(port) || !Number.isInteger(p2pPort)) usage('ports must be integers');
+  const storageDir = path.resolve(
+    (args.storage as string | undefined) ?? setting(tree, env, 'storage.storage_path') ?? './storage',
+  );
+  const snapshotsDir = path.resolve(
+    (args.snapshots as string | undefined) ?? setting(tree, env, 'storage.snapshots_path') ?? './snapshots',
+  );
+  const clusterEnabled = parseBool(setting(tree, env, 'cluster.enabled'), false);
+  const format = setting(tree, env, 'logger.format') === 'json' ? 'json' : 'text';
+  const color = args['no-color'] ? false : args.color ? true : parseBool(env.QDRANT_EMULATOR_COLOR, process.stdout.isTTY === true);
+  const logFile = args['log-file'] as string | undefined;
+  const log = new EmulatorLog({ format, color, stream: process.stdout, ...(logFile ? { file: logFile } : {}), memoryCap: 10_000 });
+
+  if (args.reinit) {
+    // §5: --reinit drops the consensus state (the data stays).
+    fs.rmSync(path.join(storageDir, 'raft_state.json'), { force: true });
+    fs.rmSync(path.join(storageDir, 'collections_meta_wal'), { recursive: true, force: true });
+  }
+
+  const peerIdEnv = setting(tree, env, 'cluster.peer_id');
+  let freshPeerId: string | undefined;
+  if (peerIdEnv) {
+    if (!/^[1-9][0-9]*$/.test(peerIdEnv)) usage(`QDRANT__CLUSTER__PEER_ID must be a positive integer, got ${peerIdEnv}`);
+    if (versionAtLeast(version, '1.15.0')) freshPeerId = peerIdEnv;
+    else log.warn('qdrant', `QDRANT__CLUSTER__PEER_ID is only honoured since 1.15.0; ignored on ${version}`);
+  }
+
+  const resolveFile = env.QDRANT_EMULATOR_RESOLVE_FILE;
+  const apiKey = setting(tree, env, 'service.api_key') || undefined;
+  const readOnlyApiKey = setting(tree, env, 'service.read_only_api_key') || undefined;
+  let peer: EmulatedPeer;
+  try {
+    peer = await EmulatedPeer.start({
+      name: (args.name as string | undefined) ?? env.HOSTNAME ?? 'qdrant',
+      host,
+      port,
+      p2pPort,
+      storageDir,
+      snapshotsDir,
+      version,
+      commitSha: fakeCommitSha(version),
+      clusterEnabled,
+      ...(args.uri ? { uri: args.uri as string } : {}),
+      ...(args.bootstrap ? { bootstrap: args.bootstrap as string } : {}),
+      ...(apiKey ? { apiKey } : {}),
+      ...(readOnlyApiKey ? { readOnlyApiKey } : {}),
+      fault,
+      ...(freshPeerId ? { freshPeerId } : {}),
+      defaultCollection: parseDefaultCollection(env.QDRANT_EMULATOR_DEFAULT_COLLECTION),
+      resolver: chainResolvers(resolveFile ? fileResolver(resolveFile) : undefined),
+      log,
+      timing: parseTiming(env.QDRANT_EMULATOR_TIMING),
+    });
+  } catch (err) {
+    log.error('qdrant', `Failed to start: ${(err as Error).message}`);
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('qdrant', `Received ${signal}, stopping`);
+    peer.stop().then(
+      () => process.exit(0),
+      () => process.exit(0),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  // Keep the event loop alive even when the peer listens on nothing (fault "unreachable").
+  setInterval(() => undefined, 1 << 30);
+}
+
+void main();
