@@ -94,6 +94,8 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
   const seen = new Map<string, ManifestFile>();
   const directories: string[] = [];
   const pending: Promise<void>[] = [];
+  /** Write streams still open, so a failed parse can close them instead of waiting for entries that never end. */
+  const openStreams = new Set<ReturnType<typeof createWriteStream>>();
   let manifestBytes: Buffer | undefined;
   const stateFiles = new Map<string, Buffer>();
   let totalBytes = 0;
@@ -149,6 +151,8 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
       }
       mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
       ws = createWriteStream(dest, { flags: 'wx', mode: (entry.mode ?? 0o644) & 0o755 });
+      openStreams.add(ws);
+      ws.on('close', () => openStreams.delete(ws!));
     }
     pending.push(
       new Promise<void>((resolve, reject) => {
@@ -191,7 +195,8 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
     });
     await Promise.all(pending);
   } catch (err) {
-    await Promise.allSettled(pending);
+    // A truncated entry never ends: close what is open rather than wait for it.
+    await Promise.all([...openStreams].map((w) => new Promise<void>((r) => w.destroy().once('close', () => r()))));
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EACCES' || code === 'EROFS' || code === 'EIO') {
       throw infraError(`while reading archive ${file}: ${(err as Error).message}`, { cause: err });
