@@ -1,0 +1,50 @@
+# Shared settings of the e2e cluster scripts (sourced by up.sh, down.sh, demo.sh). Everything binds to loopback.
+# Ports sit in an unusual range so a developer's own cluster (6443, 2379, 10250...) never collides; override the base
+# with CLUSTER_PORT_BASE to run a second copy.
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cluster_dir="$repo/.cache/cluster"
+bin="$cluster_dir/bin"
+run="$cluster_dir/run"
+pki="$run/pki"
+volumes="$cluster_dir/volumes"
+last_logs="$cluster_dir/last-run-logs"
+kubeconfig="$run/admin.kubeconfig"
+
+port_base=${CLUSTER_PORT_BASE:-36400}
+apiserver_port=$((port_base + 43))   # 36443
+etcd_port=$((port_base + 79))        # 36479
+etcd_peer_port=$((port_base + 80))   # 36480
+kcm_port=$((port_base + 57))         # 36457
+scheduler_port=$((port_base + 59))   # 36459
+kubelet_port_base=$((port_base + 50)) # 36450, 36451, 36452: one per node
+nodes=${CLUSTER_NODES:-node-a,node-b,node-c}
+
+# Control-plane processes in start order; down.sh stops them in reverse.
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet-standin)
+
+log() { echo "[cluster $(date +%H:%M:%S)] $*" >&2; }
+die() { echo "cluster: $*" >&2; exit 1; }
+
+# pid_alive FILE: the pid in FILE names a live process.
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# stop_group PIDFILE GRACE: SIGTERM the process group led by the pid, SIGKILL after GRACE seconds.
+# Every component is started with setsid, so its pid is its process group id and its children go with it.
+stop_group() {
+  local file=$1 grace=$2 pid i
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    kill -KILL "$pid" 2>/dev/null || true
+  else
+    # The leader is gone; members of its group may still be alive.
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
