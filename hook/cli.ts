@@ -147,8 +147,16 @@ function renderError(err: GuardError, output: OutputFormat, command: string, ctx
   }
 }
 
+/**
+ * Duck-typed on purpose: a lazily imported command module can end up with its own copy of errors.ts
+ * (test runners' loaders do this), and then `instanceof GuardError` is false for a real GuardError.
+ */
+function isGuardError(err: unknown): err is GuardError {
+  return err instanceof GuardError || (err instanceof Error && err.name === 'GuardError' && typeof (err as GuardError).kind === 'string');
+}
+
 function toGuardError(err: unknown): GuardError {
-  return err instanceof GuardError ? err : wrapError(err, 'unexpected error');
+  return isGuardError(err) ? err : wrapError(err, 'unexpected error');
 }
 
 /** Runs the CLI on `argv` (without node and script) and returns the exit code; never calls process.exit. */
@@ -181,7 +189,7 @@ export async function runCli(argv: string[], ctx: CliContext, commands: CommandS
   try {
     await y.parseAsync();
   } catch (err) {
-    const e = err instanceof GuardError ? err : usageError(err instanceof Error ? err.message : String(err), 'Run qdrant-upgrade-guard --help.');
+    const e = isGuardError(err) ? err : usageError(err instanceof Error ? err.message : String(err), 'Run qdrant-upgrade-guard --help.');
     renderError(e, outputOf(), argv[0] ?? '', ctx);
     return exitCodeOfError(e);
   }
