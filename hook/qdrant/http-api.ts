@@ -1,0 +1,366 @@
+/**
+ * QdrantApi over HTTP: how the hook commands observe one Qdrant peer by its pod IP
+ * (reference/qdrant.md §3, §6). Every failure becomes a GuardError('infrastructure') whose message
+ * names the pod, the URL, the request and what went wrong, with the API key redacted.
+ *
+ * Which requests go through @qdrant/js-client-rest, and why not all of them:
+ * the client (1.18.0) sends requests through @qdrant/openapi-typescript-fetch, whose terminal step
+ * calls the global `fetch` directly and parses bodies with `JSON.parse(text, reviver)`. Its reviver
+ * rebuilds unsafe integers as BigInt only where `JSON.rawJSON` exists (Node 21+); on Node 20, our
+ * runtime, it is a plain JSON.parse and peer ids above 2^53 are silently rounded
+ * (11532566549086892528 -> 11532566549086892000, §2). Even on newer Node the result mixes number and
+ * bigint. The client accepts neither a custom fetch nor a response parser (middlewares only wrap
+ * the call that parses), so responses that carry peer ids, terms or commits (/cluster,
+ * /collections/{name}/cluster, /telemetry) are fetched here and parsed with lossless-json.
+ * GET / (versionInfo) and GET /collections (names) carry no u64 and use the client.
+ * With an injected `fetch` (tests), everything goes through it, since the client cannot take one.
+ */
+import { QdrantClient } from '@qdrant/js-client-rest';
+import semver from 'semver';
+import { GuardError, type GuardErrorOptions } from '../errors.js';
+import {
+  parseLossless,
+  ShapeError,
+  toClusterStatus,
+  toCollectionCluster,
+  toCollectionNames,
+  toPeerMetadata,
+  toVersionInfo,
+} from './parse.js';
+import type {
+  ClusterStatus,
+  CollectionCluster,
+  PeerEndpoint,
+  PeerObservation,
+  QdrantApi,
+  VersionInfo,
+} from './types.js';
+
+export interface HttpQdrantApiOptions {
+  /** The caller reads it from env QDRANT_API_KEY; never logged, redacted from every message. */
+  apiKey?: string;
+  /** Per request. */
+  timeoutMs: number;
+  /** Replaces fetch for every request (the official client then is not used). */
+  fetch?: typeof fetch;
+}
+
+/** An infrastructure error from one request; `answered` tells a refusal from silence. */
+export class QdrantRequestError extends GuardError {
+  /** True when the peer sent an HTTP response (even an error status). */
+  readonly answered: boolean;
+  readonly status?: number;
+
+  constructor(message: string, answered: boolean, status: number | undefined, options: GuardErrorOptions) {
+    super('infrastructure', message, options);
+    this.name = 'QdrantRequestError';
+    this.answered = answered;
+    if (status !== undefined) this.status = status;
+  }
+}
+
+/** peer_metadata appears in telemetry from this version on (reference/qdrant.md §6). */
+const PEER_METADATA_SINCE = '1.16.0';
+const EXCERPT = 120;
+
+interface RawResponse {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+export class HttpQdrantApi implements QdrantApi {
+  private readonly opts: HttpQdrantApiOptions;
+  private readonly clients = new Map<string, QdrantClient>();
+
+  constructor(opts: HttpQdrantApiOptions) {
+    if (!(opts.timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
+    this.opts = opts;
+  }
+
+  async version(ep: PeerEndpoint): Promise<VersionInfo> {
+    const body = this.opts.fetch
+      ? await this.getJson(ep, '/')
+      : await this.viaClient(ep, 'GET /', (c) => c.versionInfo());
+    return this.shaped(ep, 'GET /', () => toVersionInfo(body));
+  }
+
+  async ready(ep: PeerEndpoint): Promise<{ ready: boolean; text: string }> {
+    const res = await this.send(ep, '/readyz');
+    // 503 is an answer here, not a failure: "some shards are not ready" (§3).
+    if (res.status === 200 || res.status === 503) return { ready: res.status === 200, text: res.text.trim() };
+    throw this.statusError(ep, 'GET /readyz', res);
+  }
+
+  async cluster(ep: PeerEndpoint): Promise<ClusterStatus> {
+    const body = await this.getJson(ep, '/cluster');
+    return this.shaped(ep, 'GET /cluster', () => toClusterStatus(resultOf(body)));
+  }
+
+  async collectionNames(ep: PeerEndpoint): Promise<string[]> {
+    if (this.opts.fetch) {
+      const body = await this.getJson(ep, '/collections');
+      return this.shaped(ep, 'GET /collections', () => toCollectionNames(resultOf(body)));
+    }
+    const result = await this.viaClient(ep, 'GET /collections', (c) => c.getCollections());
+    return this.shaped(ep, 'GET /collections', () => toCollectionNames(result));
+  }
+
+  async collectionCluster(ep: PeerEndpoint, collection: string): Promise<CollectionCluster> {
+    const path = `/collections/${encodeURIComponent(collection)}/cluster`;
+    const body = await this.getJson(ep, path);
+    return this.shaped(ep, `GET ${path}`, () => toCollectionCluster(collection, resultOf(body)));
+  }
+
+  async peerMetadata(ep: PeerEndpoint): Promise<Record<string, { version: string }> | undefined> {
+    const body = await this.getJson(ep, '/telemetry?details_level=3');
+    return this.shaped(ep, 'GET /telemetry', () => toPeerMetadata(resultOf(body)));
+  }
+
+  /**
+   * Every call above, never throwing. `reachable` is false when GET / got no HTTP answer (refused,
+   * timed out); the later calls are then skipped. Other failures are collected in `error`, and the
+   * parts that did answer are kept. Telemetry is asked for only on 1.16+ (§6).
+   */
+  async observe(ep: PeerEndpoint): Promise<PeerObservation> {
+    const obs: PeerObservation = { endpoint: ep, reachable: false };
+    const errors: string[] = [];
+    const attempt = async <T>(fn: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await fn();
+      } catch (err) {
+        errors.push(err instanceof Error ? err.message : String(err));
+        return undefined;
+      }
+    };
+    try {
+      obs.version = await this.version(ep);
+      obs.reachable = true;
+    } catch (err) {
+      obs.reachable = err instanceof QdrantRequestError && err.answered;
+      errors.push(err instanceof Error ? err.message : String(err));
+      if (!obs.reachable) {
+        obs.error = errors.join('; ');
+        return obs;
+      }
+    }
+    const ready = await attempt(() => this.ready(ep));
+    if (ready) {
+      obs.ready = ready.ready;
+      obs.readyText = ready.text;
+    }
+    const cluster = await attempt(() => this.cluster(ep));
+    if (cluster) obs.cluster = cluster;
+    const names = await attempt(() => this.collectionNames(ep));
+    if (names) {
+      const collections: CollectionCluster[] = [];
+      for (const name of names) {
+        const c = await attempt(() => this.collectionCluster(ep, name));
+        if (c) collections.push(c);
+      }
+      obs.collections = collections;
+    }
+    const v = obs.version ? semver.coerce(obs.version.version) : null;
+    if (v && semver.gte(v, PEER_METADATA_SINCE)) {
+      const md = await attempt(() => this.peerMetadata(ep));
+      if (md) obs.peerMetadata = md;
+    }
+    if (errors.length > 0) obs.error = errors.join('; ');
+    return obs;
+  }
+
+  // ---------------------------------------------------------------- transport
+
+  private who(ep: PeerEndpoint): string {
+    return `${ep.pod} (${ep.url})`;
+  }
+
+  private redact(text: string): string {
+    const key = this.opts.apiKey;
+    return key ? text.split(key).join('<redacted>') : text;
+  }
+
+  private fail(message: string, answered: boolean, status: number | undefined, options: GuardErrorOptions): QdrantRequestError {
+    return new QdrantRequestError(this.redact(message), answered, status, { ...options, remedy: this.redact(options.remedy ?? '') });
+  }
+
+  private headers(): Record<string, string> {
+    const h: Record<string, string> = { accept: 'application/json' };
+    if (this.opts.apiKey) h['api-key'] = this.opts.apiKey;
+    return h;
+  }
+
+  private async send(ep: PeerEndpoint, path: string): Promise<RawResponse> {
+    const doFetch = this.opts.fetch ?? fetch;
+    const what = `GET ${path.split('?')[0]}`;
+    let res: Response;
+    try {
+      res = await doFetch(joinUrl(ep.url, path), {
+        method: 'GET',
+        headers: this.headers(),
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+      const text = await res.text();
+      return { status: res.status, contentType: res.headers.get('content-type') ?? '', text };
+    } catch (err) {
+      throw this.transportError(ep, what, err);
+    }
+  }
+
+  private async getJson(ep: PeerEndpoint, path: string): Promise<unknown> {
+    const what = `GET ${path.split('?')[0]}`;
+    const res = await this.send(ep, path);
+    if (res.status < 200 || res.status > 299) throw this.statusError(ep, what, res);
+    try {
+      return parseLossless(res.text);
+    } catch {
+      throw this.fail(
+        `${this.who(ep)} answered ${what} with a body that is not JSON (HTTP ${res.status}, ${res.contentType || 'no content-type'}): ${excerpt(res.text)}`,
+        true,
+        res.status,
+        { remedy: `Check that ${ep.url} is the Qdrant REST port (6333) of the pod and not a proxy or another service.` },
+      );
+    }
+  }
+
+  private async viaClient<T>(ep: PeerEndpoint, what: string, call: (c: QdrantClient) => Promise<T>): Promise<T> {
+    let client = this.clients.get(ep.url);
+    if (!client) {
+      // The key goes in as a plain header: the `apiKey` option would switch the default scheme to
+      // https and print a console warning for every plain-http pod IP.
+      client = new QdrantClient({
+        url: ep.url,
+        timeout: this.opts.timeoutMs,
+        checkCompatibility: false,
+        ...(this.opts.apiKey ? { headers: { 'api-key': this.opts.apiKey } } : {}),
+      });
+      this.clients.set(ep.url, client);
+    }
+    try {
+      return await call(client);
+    } catch (err) {
+      const status = apiErrorStatus(err);
+      if (status !== undefined) {
+        const data = (err as { data?: unknown }).data;
+        throw this.statusError(ep, what, {
+          status,
+          contentType: '',
+          text: typeof data === 'string' ? data : JSON.stringify(data ?? ''),
+        });
+      }
+      if (err instanceof Error && err.name === 'QdrantClientUnexpectedResponseError') {
+        throw this.fail(`${this.who(ep)} answered ${what} unexpectedly: ${excerpt(err.message)}`, true, undefined, {});
+      }
+      throw this.transportError(ep, what, err);
+    }
+  }
+
+  private shaped<T>(ep: PeerEndpoint, what: string, map: () => T): T {
+    try {
+      return map();
+    } catch (err) {
+      if (err instanceof ShapeError) {
+        throw this.fail(`${this.who(ep)} answered ${what} with an unexpected body: ${err.message}`, true, 200, {
+          remedy: 'Check that this is a Qdrant 1.x REST endpoint; if it is, report the response shape as a bug.',
+        });
+      }
+      throw err;
+    }
+  }
+
+  private statusError(ep: PeerEndpoint, what: string, res: RawResponse): QdrantRequestError {
+    const who = this.who(ep);
+    if (res.status === 401 || res.status === 403) {
+      if (this.opts.apiKey) {
+        return this.fail(`${who} refused ${what}: the API key was refused (HTTP ${res.status}: ${excerpt(res.text)})`, true, res.status, {
+          remedy:
+            'Set QDRANT_API_KEY to the read-write key Qdrant runs with (the chart value apiKey, stored in the release Secret); a read-only key is not enough for every endpoint.',
+        });
+      }
+      return this.fail(`${who} refused ${what}: it requires an API key and none was given (HTTP ${res.status})`, true, res.status, {
+        remedy: 'Set QDRANT_API_KEY to the key Qdrant runs with (the chart value apiKey, stored in the release Secret).',
+      });
+    }
+    const transient = res.status >= 500 || res.status === 429;
+    return this.fail(`${who} answered ${what} with HTTP ${res.status}: ${excerpt(res.text)}`, true, res.status, {
+      transient,
+      remedy: transient
+        ? `Qdrant reported a server-side problem; look at the logs of ${ep.pod} and retry.`
+        : `Check the Qdrant version of ${ep.pod}: this endpoint may not exist there.`,
+    });
+  }
+
+  private transportError(ep: PeerEndpoint, what: string, err: unknown): QdrantRequestError {
+    const who = this.who(ep);
+    if (isTimeout(err)) {
+      return this.fail(`${who} did not answer ${what} within ${this.opts.timeoutMs} ms`, false, undefined, {
+        transient: true,
+        cause: err,
+        remedy: `Check that ${ep.pod} is running and not overloaded; raise the timeout if the cluster is large.`,
+      });
+    }
+    const code = errorCode(err);
+    const detail =
+      code === 'ECONNREFUSED'
+        ? 'connection refused'
+        : code === 'ECONNRESET' || code === 'UND_ERR_SOCKET'
+          ? 'connection reset'
+          : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+            ? 'no route to host'
+            : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+              ? 'name not resolved'
+              : (code ?? (err instanceof Error ? err.message : String(err)));
+    return this.fail(`${who} is unreachable: ${what}: ${detail}${code && detail !== code ? ` (${code})` : ''}`, false, undefined, {
+      transient: true,
+      cause: err,
+      remedy: `Check that ${ep.pod} is running and that ${ep.url} is its current pod IP and REST port (kubectl get pod ${ep.pod} -o wide).`,
+    });
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+function resultOf(body: unknown): unknown {
+  if (body === null || typeof body !== 'object' || !('result' in body)) throw new ShapeError('body has no "result"');
+  return (body as { result: unknown }).result;
+}
+
+function joinUrl(base: string, path: string): string {
+  return base.replace(/\/+$/, '') + path;
+}
+
+function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat === '') return '(empty body)';
+  return flat.length > EXCERPT ? `${flat.slice(0, EXCERPT)}...` : flat;
+}
+
+function isTimeout(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (err.name === 'TimeoutError' || err.name === 'AbortError' || err.name === 'QdrantClientTimeoutError') return true;
+  return err.cause instanceof Error && (err.cause.name === 'TimeoutError' || err.cause.name === 'AbortError');
+}
+
+function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const errors = (e as { errors?: unknown }).errors; // AggregateError from happy eyeballs
+    if (Array.isArray(errors)) {
+      for (const inner of errors) {
+        const c = (inner as { code?: unknown }).code;
+        if (typeof c === 'string') return c;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The fetcher's ApiError is not exported; it carries a numeric `status` and the parsed `data`. */
+function apiErrorStatus(err: unknown): number | undefined {
+  if (err && typeof err === 'object' && 'status' in err && 'data' in err) {
+    const s = (err as { status: unknown }).status;
+    if (typeof s === 'number') return s;
+  }
+  return undefined;
+}
