@@ -10,11 +10,11 @@ Usage: {{- include "qdrant.validateValues" . }}
 */}}
 {{- define "qdrant.validateValues" -}}
 {{- $messages := list }}
-{{- $messages = append $messages (include "qdrant.validateValues.targetVersion" .) }}
-{{- $messages = append $messages (include "qdrant.validateValues.archiveLocation" .) }}
-{{- $messages = append $messages (include "qdrant.validateValues.ports" .) }}
-{{- $messages = append $messages (include "qdrant.validateValues.podDisruptionBudget" .) }}
-{{- $messages = append $messages (include "qdrant.validateValues.immutableStatefulSet" .) }}
+{{- $messages = append $messages (include "qdrant.validateValues.targetVersion" . | trim) }}
+{{- $messages = append $messages (include "qdrant.validateValues.archiveLocation" . | trim) }}
+{{- $messages = append $messages (include "qdrant.validateValues.ports" . | trim) }}
+{{- $messages = append $messages (include "qdrant.validateValues.podDisruptionBudget" . | trim) }}
+{{- $messages = append $messages (include "qdrant.validateValues.immutableStatefulSet" . | trim) }}
 {{- $messages = without $messages "" }}
 {{- if $messages }}
 {{- printf "\nVALUES VALIDATION:\n%s" (join "\n" $messages) | fail }}
