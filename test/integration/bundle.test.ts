@@ -79,6 +79,19 @@ describe('the bundle runs alone from an empty folder', function () {
     await fs.rm(path.join(dir, 'bin'), { recursive: true });
   });
 
+  it('runs with the shebang rewritten to an absolute node, as the Dockerfile does for distroless (no /usr/bin/env)', async () => {
+    const app = path.join(dir, 'app');
+    await fs.mkdir(path.join(app, 'bin'), { recursive: true });
+    const text = await fs.readFile(cli, 'utf8');
+    const rewritten = text.replace(/^#!.*$/m, `#!${process.execPath}`);
+    await fs.writeFile(path.join(app, 'qdrant-upgrade-guard.mjs'), rewritten, { mode: 0o555 });
+    await fs.symlink(path.join(app, 'qdrant-upgrade-guard.mjs'), path.join(app, 'bin', 'qdrant-upgrade-guard'));
+    const r = spawnSync(path.join(app, 'bin', 'qdrant-upgrade-guard'), ['inspect', '--storage', storage], { cwd: '/', encoding: 'utf8', env: {} });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^PASS: .* is initialized: peer 11532566549086892528/);
+    await fs.rm(app, { recursive: true });
+  });
+
   it('exits 2 on a usage error', () => {
     const r = run(['volume', '--storage', storage]);
     expect(r.status).to.equal(2);
