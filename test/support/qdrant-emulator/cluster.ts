@@ -192,6 +192,9 @@ export class EmulatedPeerHandle {
         this.lifetimeStart = this.log.records().length;
         this.peer = await EmulatedPeer.start(this.config());
         this.lastPeerId = this.peer.id;
+        // The id option seeds fresh storage once; after a lost state file the peer mints anew,
+        // as Qdrant before 1.15 does (QDRANT__CLUSTER__PEER_ID in process mode stays, as in 1.15+).
+        this.opts.peerId = undefined;
         this.unreachable = this.fault.mode === 'unreachable';
         return;
       } catch (err) {
@@ -367,6 +370,8 @@ export interface StartClusterOptions
   hosts?: string[];
   /** Ids for the peers' fresh storage, one per peer (e.g. ids above 2^53). */
   peerIds?: string[];
+  /** raft_state.json texts written into each peer's storage before it starts (e.g. fixtures). */
+  stateFiles?: Array<string | undefined>;
   rootDir?: string;
   /** Wait until every peer agrees (default true). */
   waitForConvergence?: boolean;
@@ -489,7 +494,7 @@ export async function startEmulatorCluster(opts: StartClusterOptions): Promise<E
     dns.set(fqdn, host);
     const uriOf = (n: number): string =>
       useNames ? `http://${sts}-${n}.${headless}:${p2pPort}` : `http://${opts.hosts?.[n] ?? dns.get(`${sts}-${n}.${headless}`)}:${p2pPort}`;
-    const { peers: _n, statefulSet: _s, headlessService: _h, hostnames: _u, hosts: _hs, peerIds, waitForConvergence: _w, timeoutMs: _t, ...peerOpts } = opts;
+    const { peers: _n, statefulSet: _s, headlessService: _h, hostnames: _u, hosts: _hs, peerIds, stateFiles: _f, waitForConvergence: _w, timeoutMs: _t, ...peerOpts } = opts;
     handles.push(
       new EmulatedPeerHandle(
         {
@@ -508,6 +513,9 @@ export async function startEmulatorCluster(opts: StartClusterOptions): Promise<E
       ),
     );
   }
+  opts.stateFiles?.forEach((text, i) => {
+    if (text !== undefined) handles[i]?.writeStateFile(text);
+  });
   const cluster = new EmulatorCluster(rootDir, handles, dns, ownsRoot);
   try {
     await handles[0]!.start();

@@ -642,7 +642,7 @@ export class EmulatedPeer {
     let pending = Math.max(0, this.commit - this.applied);
     if (this.fault.mode === 'lagging') {
       const lag = this.fault.lagEntries ?? 3;
-      commit = Math.max(0, Math.max(this.leaderCommit, this.commit) - lag);
+      commit = Math.max(0, this.commit - lag);
       pending = Math.max(pending, lag);
     }
     return { commit, pending };
