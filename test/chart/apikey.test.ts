@@ -1,0 +1,104 @@
+// API keys in every form reach Qdrant and the hooks only through secretKeyRef: a key is never a literal in a pod
+// spec, and a literal key appears in no rendered object but the chart's Secret.
+import { expect } from 'chai';
+import { stringify } from 'yaml';
+import { find, HELMS, hooks, K8sObject, podSpec, renderOk } from './support/helm.js';
+
+const LITERAL = 'lit3ral-Api-Key-9f2c';
+const LITERAL_RO = 'read-0nly-Key-77aa';
+
+type Env = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } };
+
+function containers(doc: K8sObject): { name: string; env?: Env[] }[] {
+  const pod = podSpec(doc);
+  return [...(pod.initContainers ?? []), ...pod.containers];
+}
+
+function envOf(doc: K8sObject, container: string, name: string): Env | undefined {
+  return containers(doc).find((c) => c.name === container)?.env?.find((e) => e.name === name);
+}
+
+const FORMS = [
+  {
+    form: 'generated (true)',
+    values: { apiKey: true },
+    ref: { name: 'rel-qdrant-apikey', key: 'api-key' },
+  },
+  {
+    form: 'a literal string',
+    values: { apiKey: LITERAL, readOnlyApiKey: LITERAL_RO },
+    ref: { name: 'rel-qdrant-apikey', key: 'api-key' },
+  },
+  {
+    form: 'valueFrom an existing Secret',
+    values: { apiKey: { valueFrom: { secretKeyRef: { name: 'my-qdrant-key', key: 'token' } } } },
+    ref: { name: 'my-qdrant-key', key: 'token' },
+  },
+  {
+    form: 'a read-only key only',
+    values: { readOnlyApiKey: LITERAL_RO },
+    ref: { name: 'rel-qdrant-apikey', key: 'read-only-api-key' },
+  },
+];
+
+describe('chart: API keys', () => {
+  for (const helm of HELMS) {
+    for (const { form, values, ref } of FORMS) {
+      it(`${form}: every hook and the test pod read QDRANT_API_KEY from ${ref.name}/${ref.key}, never a literal (${helm})`, () => {
+        const docs = renderOk(helm, { values, upgrade: true });
+        const runners = hooks(docs).filter((d) => d.kind === 'Job' || d.kind === 'Pod');
+        expect(runners).to.have.length(3);
+        for (const doc of runners) {
+          const env = envOf(doc, containers(doc)[0].name, 'QDRANT_API_KEY');
+          expect(env, doc.metadata.name).to.not.equal(undefined);
+          expect(env, doc.metadata.name).to.not.have.property('value');
+          const { optional, ...secretKeyRef } = env!.valueFrom!.secretKeyRef!;
+          expect(secretKeyRef, doc.metadata.name).to.deep.equal(ref);
+          // Pre-upgrade reads the running revision's Secret, which this very upgrade may be adding.
+          expect(optional ?? false, doc.metadata.name).to.equal(doc.metadata.name.endsWith('pre-upgrade'));
+        }
+      });
+
+      it(`${form}: Qdrant gets its keys from secretKeyRefs (${helm})`, () => {
+        const sts = find(renderOk(helm, { values }), 'StatefulSet', 'rel-qdrant');
+        for (const name of ['QDRANT__SERVICE__API_KEY', 'QDRANT__SERVICE__READ_ONLY_API_KEY']) {
+          const env = envOf(sts, 'qdrant', name);
+          if (env) {
+            expect(env, name).to.not.have.property('value');
+            expect(env.valueFrom?.secretKeyRef, name).to.have.keys(['name', 'key']);
+          }
+        }
+        expect(envOf(sts, 'qdrant', 'QDRANT__SERVICE__API_KEY') ?? envOf(sts, 'qdrant', 'QDRANT__SERVICE__READ_ONLY_API_KEY')).to.not.equal(undefined);
+      });
+    }
+
+    it(`a literal key appears in the Secret (base64) and in no other object (${helm})`, () => {
+      const docs = renderOk(helm, { values: { apiKey: LITERAL, readOnlyApiKey: LITERAL_RO }, upgrade: true });
+      const secret = find(docs, 'Secret', 'rel-qdrant-apikey');
+      expect(Buffer.from(secret.data['api-key'], 'base64').toString()).to.equal(LITERAL);
+      expect(Buffer.from(secret.data['read-only-api-key'], 'base64').toString()).to.equal(LITERAL_RO);
+      for (const doc of docs.filter((d) => d.kind !== 'Secret')) {
+        const text = stringify(doc);
+        expect(text.includes(LITERAL) || text.includes(LITERAL_RO), `${doc.kind}/${doc.metadata.name}`).to.equal(false);
+      }
+    });
+
+    it(`a generated key is 32 characters and appears in no other object (${helm})`, () => {
+      const docs = renderOk(helm, { values: { apiKey: true } });
+      const key = Buffer.from(find(docs, 'Secret', 'rel-qdrant-apikey').data['api-key'], 'base64').toString();
+      expect(key).to.match(/^[A-Za-z0-9]{32}$/);
+      for (const doc of docs.filter((d) => d.kind !== 'Secret')) expect(stringify(doc)).to.not.include(key);
+    });
+
+    it(`without a key there is no Secret and no key variable anywhere (${helm})`, () => {
+      const docs = renderOk(helm, { upgrade: true });
+      expect(docs.filter((d) => d.kind === 'Secret')).to.have.length(0);
+      expect(stringify(docs)).to.not.match(/QDRANT_API_KEY|QDRANT__SERVICE__API_KEY/);
+    });
+
+    it(`an external key creates no Secret of the chart's (${helm})`, () => {
+      const docs = renderOk(helm, { values: FORMS[2].values });
+      expect(docs.filter((d) => d.kind === 'Secret')).to.have.length(0);
+    });
+  }
+});
