@@ -387,7 +387,7 @@ function shardChecks(peers: readonly AnsweringPeer[], subject: string): Check[] 
   for (const [owner, views] of byOwner) {
     const states = new Set<string>();
     const parts = views.map((v) => {
-      const seen = [...v.states.entries()].map(([state, who]) => {
+      const seen = [...v.states.entries()].sort(([a], [b]) => cmp(a, b)).map(([state, who]) => {
         if (state !== 'Active') states.add(state);
         return `${state} per ${pods(who)}`;
       });
@@ -430,6 +430,8 @@ export function membershipChecks(peers: readonly AnsweringPeer[], opts: Membersh
   // Duplicate URIs first: the most specific diagnosis (qdrant/qdrant#6348).
   const byUri = new Map<string, string[]>();
   for (const peerId of ids) push(byUri, normalizeUri(view[peerId]!.uri), peerId);
+  const count = `the consensus lists ${ids.length} peer(s) for ${opts.expectedPeers} replica(s)`;
+  let staleByUri = 0;
   for (const [uri, holders] of byUri) {
     if (holders.length < 2) continue;
     const pod = podFromUri(uri, podNames);
@@ -438,12 +440,13 @@ export function membershipChecks(peers: readonly AnsweringPeer[], opts: Membersh
     const who = pod ?? uri;
     const liveText = live.length === 1 ? `${who} answers as ${live[0]}` : live.length > 1 ? `${pods(live)} all answer` : 'no pod answers as any of them';
     const staleText = stale.length > 0 ? ` and ${stale.join(', ')} stayed in the consensus as phantom voter(s)` : '';
+    staleByUri += stale.length;
     checks.push(
       check(
         id,
         'fail',
         pod ?? opts.subject,
-        `peers ${holders.join(', ')} share URI ${view[holders[0]!]!.uri} (${liveText}): ${who} came back under a new id${staleText} (qdrant/qdrant#6348)`,
+        `${count}; peers ${holders.join(', ')} share URI ${view[holders[0]!]!.uri} (${liveText}): ${who} came back under a new id${staleText} (qdrant/qdrant#6348)`,
         expected,
         `If ${who} lost its raft state, stop it and restore its pre-upgrade archive so it returns as ${stale[0] ?? 'its old id'} (qdrant-upgrade-guard restore). ` +
           `Otherwise remove the phantom on the leader: DELETE /cluster/peer/${stale[0] ?? '<old id>'} (add ?force=true only if it holds no shard you need), then check again.`,
@@ -494,10 +497,14 @@ export function membershipChecks(peers: readonly AnsweringPeer[], opts: Membersh
       `Remove peers that belong to no pod on the leader (DELETE /cluster/peer/<id>); if a pod came back under a new id, restore its raft-state archive instead.`,
     );
   }
-  if (ids.length !== opts.expectedPeers) {
-    facts.unshift(`the consensus lists ${ids.length} peer(s), the StatefulSet has ${opts.expectedPeers} replica(s)`);
-    if (ids.length < opts.expectedPeers && outsiders.length === 0) {
-      remedies.push('A replica has not joined yet: wait for it, or read its log for why it cannot join.');
+  // A surplus that the duplicate URIs above explain is not reported twice.
+  const surplusExplained = ids.length > opts.expectedPeers && ids.length - opts.expectedPeers <= staleByUri;
+  if (ids.length !== opts.expectedPeers && (!surplusExplained || facts.length > 0)) {
+    facts.unshift(count);
+    if (ids.length < opts.expectedPeers) {
+      remedies.push('A replica has not joined yet: wait for it, or read the log of the missing pod for why it cannot join.');
+    } else {
+      remedies.push('Find the extra peers in GET /cluster on the leader; remove those that belong to no pod (DELETE /cluster/peer/<id>).');
     }
   }
   if (facts.length > 0) {
