@@ -64,7 +64,18 @@ async function main(): Promise<void> {
   const servers: https.Server[] = [];
   const pods = new PodManager(api, deps, log);
   names.forEach((name, i) => {
-    deps.set(name, { api, node: { name, hostIP, allocatable: CAPACITY }, ipam, resolve, podsDir, pgidDir, repo, tsxImport, log });
+    deps.set(name, {
+      api,
+      node: { name, hostIP, allocatable: CAPACITY },
+      ipam,
+      resolve,
+      podsDir,
+      pgidDir,
+      repo,
+      tsxImport,
+      log,
+      envOverridesFile: path.join(stateDir, 'env-overrides.json'),
+    });
     agents.push(new NodeAgent(api, { name, kubeletPort: portBase + i, hostIP, zone: `zone-${String.fromCharCode(97 + (i % 26))}` }, log));
   });
 

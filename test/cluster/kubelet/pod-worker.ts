@@ -33,6 +33,11 @@ export interface WorkerDeps {
   /** `file://` URL of tsx's loader, for `node --import` from any working dir. */
   tsxImport: string;
   log: Logger;
+  /**
+   * Optional JSON file `{"<namespace>/<pod>": {"VAR": "value"}}` read at every container start: its variables are
+   * added to every container of that pod (e.g. QDRANT_EMULATOR_FAULT for one Qdrant pod), without touching the spec.
+   */
+  envOverridesFile?: string;
 }
 
 /** Restart back-off: 2s doubling to 60s, reset after 60s of running (the kubelet: 10s to 300s, reset after 10min). */
@@ -664,6 +669,19 @@ export class PodWorker {
     this.kubeconfigFile = file;
   }
 
+  private envOverrides(): Record<string, string> {
+    const file = this.deps.envOverridesFile;
+    if (!file || !fs.existsSync(file)) return {};
+    try {
+      const all = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const mine = all?.[`${this.ns}/${this.name}`] ?? {};
+      return Object.fromEntries(Object.entries(mine).map(([k, v]) => [k, String(v)]));
+    } catch (err) {
+      this.log(`ignoring ${file}: ${(err as Error).message}`);
+      return {};
+    }
+  }
+
   private async prepareLaunch(c: ContainerRun): Promise<Launch> {
     const mapping = mapImage(c.spec.image ?? '');
     if (!mapping.ok) throw new ImageError(mapping.reason);
@@ -694,6 +712,7 @@ export class PodWorker {
       QDRANT_EMULATOR_RESOLVE_FILE: this.deps.resolve.file,
     };
     for (const [k, v] of vars) env[k] = mapPaths(v, mappings);
+    Object.assign(env, this.envOverrides());
     if (this.kubeconfigFile && mapping.kind !== 'qdrant') env.KUBECONFIG = this.kubeconfigFile;
     const command: string[] | undefined = c.spec.command?.map(map);
     const args: string[] = (c.spec.args ?? []).map(map);
