@@ -85,3 +85,22 @@ describe('chart: hook RBAC', () => {
     }
   }
 });
+
+describe('chart: hook RBAC covers what hook/kube calls', () => {
+  for (const helm of HELMS) {
+    it(`every permission hook/kube/permissions.ts declares is granted by the pre- or post-upgrade Role (${helm})`, async () => {
+      // Imported lazily: a broken hook module should fail this test only, not the whole chart tier.
+      const { REQUIRED_PERMISSIONS } = await import('../../hook/kube/permissions.js');
+      const docs = renderOk(helm, { files: ['chart/ci/volume-snapshots-values.yaml'], upgrade: true });
+      const rules = ['rel-qdrant-guard-pre-upgrade', 'rel-qdrant-guard-post-upgrade'].flatMap(
+        (name) => find(docs, 'Role', name).rules as Rule[],
+      );
+      const missing = REQUIRED_PERMISSIONS.flatMap((p) =>
+        p.verbs
+          .filter((verb) => !rules.some((r) => r.apiGroups.includes(p.group) && r.resources.includes(p.resource) && r.verbs.includes(verb)))
+          .map((verb) => `${p.group || 'core'}/${p.resource} ${verb} (${p.why})`),
+      );
+      expect(missing).to.deep.equal([]);
+    });
+  }
+});
