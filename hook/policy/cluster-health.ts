@@ -474,7 +474,7 @@ export function membershipChecks(peers: readonly AnsweringPeer[], opts: Membersh
   // Pods that are not members.
   const outsiders = peers.filter((p) => !(p.cluster.peerId in view));
   if (outsiders.length > 0) {
-    facts.push(`${outsiders.map((p) => `${p.pod} (peer ${p.cluster.peerId})`).join(', ')} not in the consensus of ${reference.pod}`);
+    facts.push(`${outsiders.map((p) => `${p.pod} (peer ${p.cluster.peerId})`).join(', ')} not among the peers ${reference.pod} lists`);
     remedies.push(`Check the log of ${pods(outsiders.map((p) => p.pod))} for the bootstrap URI it joins through and that it reaches the leader on port 6335.`);
   }
   // Ids that belong to no pod: only decidable when every pod's id is known.
@@ -492,7 +492,17 @@ export function membershipChecks(peers: readonly AnsweringPeer[], opts: Membersh
   const duplicateUriIds = new Set([...byUri.values()].filter((h) => h.length > 1).flat());
   const newPhantoms = phantoms.filter((p) => !duplicateUriIds.has(p));
   if (newPhantoms.length > 0) {
-    facts.push(`${newPhantoms.map((p) => `peer ${p} (${view[p]!.uri})`).join(', ')} belong(s) to no pod`);
+    const formerOf = (peerId: string) => [...(opts.recordedIds?.entries() ?? [])].find(([, v]) => v === peerId)?.[0];
+    facts.push(
+      newPhantoms
+        .map((p) => {
+          const former = formerOf(p);
+          return former
+            ? `peer ${p} (${view[p]!.uri}) was ${former}'s id before the upgrade and no pod answers as it now`
+            : `peer ${p} (${view[p]!.uri}) belongs to no pod`;
+        })
+        .join('; '),
+    );
     remedies.push(
       `Remove peers that belong to no pod on the leader (DELETE /cluster/peer/<id>); if a pod came back under a new id, restore its raft-state archive instead.`,
     );

@@ -100,10 +100,26 @@ export function assessConvergence(input: ConvergenceInput): Check[] {
     );
   }
   const enabled = enabledPeers(obs);
+  // Before 1.16 no pod can report peer metadata: one skip says so instead of one per pod.
+  const noMetadataApi =
+    enabled.length > 0 &&
+    enabled.every((p) => !p.observation.peerMetadata && !atLeast(p.observation.version?.version, PEER_METADATA_API_SINCE)) &&
+    !atLeast(target.version, PEER_METADATA_API_SINCE);
+  if (noMetadataApi) {
+    checks.push(
+      check(
+        CHECK_IDS.peerMetadata,
+        'skip',
+        subject,
+        `no API exposes peer metadata before ${PEER_METADATA_API_SINCE} (reference/qdrant.md §6); versions come from GET / on each pod (peer.version)`,
+        `every peer_metadata entry at ${target.version}`,
+      ),
+    );
+  }
   for (const o of obs) {
     checks.push(versionCheck(o, target));
     if (input.record) checks.push(identityCheck(o, input.record, { statefulset, storagePath, archiveDir }));
-    checks.push(metadataCheck(o, target, enabled));
+    if (!noMetadataApi) checks.push(metadataCheck(o, target, enabled));
   }
 
   const answered = obs.filter(answers);
@@ -251,6 +267,11 @@ function looseParse(raw: string): semver.SemVer | undefined {
   const t = raw.trim();
   const bare = t.startsWith('v') ? t.slice(1) : t;
   return (/^\d/.test(bare) && semver.parse(bare)) || undefined;
+}
+
+function atLeast(raw: string | undefined, min: string): boolean {
+  const v = raw ? looseCore(raw) : undefined;
+  return v !== undefined && semver.gte(v, min);
 }
 
 function looseCore(raw: string): string | undefined {

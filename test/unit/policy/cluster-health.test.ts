@@ -345,7 +345,7 @@ const rows: Row[] = [
         'cluster.membership',
         'fail',
         STS,
-        'the consensus lists 4 peer(s) for 3 replica(s); peer 4242 (http://10.0.0.99:6335/) belong(s) to no pod',
+        'the consensus lists 4 peer(s) for 3 replica(s); peer 4242 (http://10.0.0.99:6335/) belongs to no pod',
         EXP.membership(),
         refuse(
           'Remove peers that belong to no pod on the leader (DELETE /cluster/peer/<id>); if a pod came back under a new id, restore its raft-state archive instead. Find the extra peers in GET /cluster on the leader; remove those that belong to no pod (DELETE /cluster/peer/<id>).',
@@ -387,7 +387,7 @@ const rows: Row[] = [
         'cluster.membership',
         'fail',
         STS,
-        `the consensus lists 2 peer(s) for 3 replica(s); peers disagree on membership: qdrant-0 sees 2 (${ID0}, ${ID1}), qdrant-2 sees 1 (${ID2}); qdrant-2 (peer ${ID2}) not in the consensus of qdrant-0`,
+        `the consensus lists 2 peer(s) for 3 replica(s); peers disagree on membership: qdrant-0 sees 2 (${ID0}, ${ID1}), qdrant-2 sees 1 (${ID2}); qdrant-2 (peer ${ID2}) not among the peers qdrant-0 lists`,
         EXP.membership(),
         refuse(
           'A membership change is in flight or a peer is cut off from the leader; wait a few seconds and check again. Check the log of qdrant-2 for the bootstrap URI it joins through and that it reaches the leader on port 6335. A replica has not joined yet: wait for it, or read the log of the missing pod for why it cannot join.',
@@ -406,7 +406,7 @@ const rows: Row[] = [
         'cluster.membership',
         'fail',
         STS,
-        `qdrant-1, qdrant-2 all answer as peer ${ID1}; peer ${ID2} (${uri(2)}) belong(s) to no pod`,
+        `qdrant-1, qdrant-2 all answer as peer ${ID1}; peer ${ID2} (${uri(2)}) belongs to no pod`,
         EXP.membership(),
         refuse(
           'Their volumes hold the same raft state (a copied PVC): empty all but one of them and let it join as a new peer, or restore each from its own archive. Remove peers that belong to no pod on the leader (DELETE /cluster/peer/<id>); if a pod came back under a new id, restore its raft-state archive instead.',
