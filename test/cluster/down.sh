@@ -14,7 +14,10 @@ if [ -d "$run/standin/pgids" ]; then
   for f in "$run/standin/pgids"/*; do
     [ -e "$f" ] || continue
     pg=$(basename "$f")
-    kill -KILL -- "-$pg" 2>/dev/null && log "killed leftover pod process group $pg"
+    # Every pod process carries STANDIN_POD_IP in its environment; a recycled pid does not.
+    if [ ! -e "/proc/$pg" ] || tr '\0' '\n' <"/proc/$pg/environ" 2>/dev/null | grep -q '^STANDIN_POD_IP='; then
+      kill -KILL -- "-$pg" 2>/dev/null && log "killed leftover pod process group $pg"
+    fi
     rm -f "$f"
   done
 fi

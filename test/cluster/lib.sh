@@ -25,8 +25,12 @@ components=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet-s
 log() { echo "[cluster $(date +%H:%M:%S)] $*" >&2; }
 die() { echo "cluster: $*" >&2; exit 1; }
 
-# pid_alive FILE: the pid in FILE names a live process.
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# ours PID: the process was started from this checkout (its command line names the repo), so a pid file left by a
+# crashed run never makes us signal an unrelated process that reused the pid.
+ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF "$repo/"; }
+
+# pid_alive FILE: the pid in FILE names a live process of ours.
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && ours "$(cat "$1")"; }
 
 # stop_group PIDFILE GRACE: SIGTERM the process group led by the pid, SIGKILL after GRACE seconds.
 # Every component is started with setsid, so its pid is its process group id and its children go with it.
@@ -34,7 +38,9 @@ stop_group() {
   local file=$1 grace=$2 pid i
   [ -f "$file" ] || return 0
   pid=$(cat "$file")
-  if kill -0 "$pid" 2>/dev/null; then
+  if [ -e "/proc/$pid" ] && ! ours "$pid"; then
+    echo "cluster: pid $pid from $file is not ours any more; not signalling it" >&2
+  elif kill -0 "$pid" 2>/dev/null; then
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < grace * 10; i++)); do
       kill -0 "$pid" 2>/dev/null || break

@@ -46,12 +46,22 @@ crds="$repo/../shared/fixtures/crds"
 [ -d "$crds" ] || die "$crds missing (the VolumeSnapshot CRDs come from ../shared/fixtures/crds)"
 
 # wait_for WHAT CMD...: retries CMD until it succeeds or the up deadline passes; names the log to read on failure.
+# A component that exits while we wait fails the start at once, with the end of its log.
 wait_for() {
   local what=$1; shift
+  local f problem
   until "$@" >/dev/null 2>&1; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      echo "cluster: timed out after ${timeout}s waiting for $what; logs in $run/*.log" >&2
+    problem=""
+    for f in "$run"/*.pid; do
+      [ -e "$f" ] || continue
+      pid_alive "$f" || { problem="$(basename "$f" .pid) exited"; tail -n 30 "${f%.pid}.log" >&2 || true; break; }
+    done
+    if [ -z "$problem" ] && [ "$(date +%s)" -ge "$deadline" ]; then
+      problem="timed out after ${timeout}s"
       tail -n 20 "$run"/*.log >&2 || true
+    fi
+    if [ -n "$problem" ]; then
+      echo "cluster: $problem while waiting for $what; logs in $run/*.log (kept in $last_logs after down.sh)" >&2
       "$(dirname "$0")/down.sh" >&2 || true
       exit 1
     fi
