@@ -41,6 +41,21 @@ Usage: {{ if eq (include "qdrant.apiKey.managedSecret" .) "true" }}
 {{- end }}
 
 {{/*
+qdrant.apiKey.checksum: a digest of how the keys are configured, for the pod template: a changed literal key, a
+different external Secret or a change of form restarts Qdrant. Deterministic: a generated key is hashed as
+"generated" (it never changes once drawn), so an install and the upgrades after it agree.
+Usage: checksum/apikey: {{ include "qdrant.apiKey.checksum" . }}
+*/}}
+{{- define "qdrant.apiKey.checksum" -}}
+{{- $forms := list }}
+{{- range (list .Values.apiKey .Values.readOnlyApiKey) }}
+{{- $kind := include "qdrant.apiKey.kind" . }}
+{{- $forms = append $forms (ternary . $kind (has $kind (list "literal" "external"))) }}
+{{- end }}
+{{- toJson $forms | sha256sum }}
+{{- end }}
+
+{{/*
 qdrant.apiKey.secretValue: the plain value of one chart-managed key. A generated key is read back from the live
 Secret (lookup) so it survives upgrades; only when there is none yet (install, or no cluster: helm template)
 is a new one drawn.

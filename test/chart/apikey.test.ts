@@ -96,6 +96,15 @@ describe('chart: API keys', () => {
       expect(stringify(docs)).to.not.match(/QDRANT_API_KEY|QDRANT__SERVICE__API_KEY/);
     });
 
+    it(`a changed literal key restarts Qdrant (pod template checksum), a generated key does not (${helm})`, () => {
+      const checksum = (values: Record<string, unknown>) =>
+        find(renderOk(helm, { values }), 'StatefulSet', 'rel-qdrant').spec.template.metadata.annotations['checksum/apikey'];
+      expect(checksum({ apiKey: 'first-key' })).to.not.equal(checksum({ apiKey: 'second-key' }));
+      // Two renders draw two different random keys: the checksum must not see them.
+      expect(checksum({ apiKey: true })).to.equal(checksum({ apiKey: true, readOnlyApiKey: false }));
+      expect(checksum({ apiKey: true })).to.not.equal(checksum({ apiKey: 'first-key' }));
+    });
+
     it(`an external key creates no Secret of the chart's (${helm})`, () => {
       const docs = renderOk(helm, { values: FORMS[2].values });
       expect(docs.filter((d) => d.kind === 'Secret')).to.have.length(0);
