@@ -4,7 +4,8 @@
  * Rules, decided on purpose:
  * - Tags: one leading `v` is dropped (`v1.13.4` is the Qdrant image tag of 1.13.4); surrounding
  *   whitespace is trimmed. Anything else that is not full semver (`1.13`, `latest`) is a usage error.
- * - Pre-release and build labels (`1.11.6-dev`, `1.13.4-unprivileged`, `+build5`) never decide the kind:
+ * - Build metadata (`+build5`) is ignored entirely (semver precedence ignores it too).
+ * - Pre-release labels (`1.11.6-dev`, `1.13.4-unprivileged`) never decide the kind:
  *   the kind is computed on major.minor.patch alone. Qdrant's image variants (`-unprivileged`,
  *   `-gpu-nvidia`) are pre-release labels to semver, and semver precedence would call
  *   `1.13.4 -> 1.13.4-unprivileged` a downgrade although it runs the same code. A change of label only
