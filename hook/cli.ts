@@ -37,6 +37,8 @@ export interface CommandSpec {
   run(args: Args, ctx: CliContext): Promise<Report>;
   /** Runs after `run`, with its report or its error (e.g. the termination message). */
   after?(args: Args, ctx: CliContext, outcome: { report?: Report; error?: GuardError }): Promise<void>;
+  /** Overrides the verdict's exit code (post-upgrade --on-failure report exits 0 on a failure). */
+  exitCode?(args: Args, report: Report): number;
 }
 
 export function defineCommand(spec: CommandSpec): CommandSpec {
@@ -135,8 +137,83 @@ export const archivesCommand = defineCommand({
   },
 });
 
+/** The flags every cluster-aware command shares (DESIGN.md: pre-upgrade, post-upgrade, verify). */
+function clusterOptions(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
+  return y
+    .option('namespace', { type: 'string', describe: 'Namespace (default: the service account\'s, then the kubeconfig\'s)' })
+    .option('release', { type: 'string', demandOption: true, describe: 'Helm release: names the record ConfigMap <release>-upgrade-guard' })
+    .option('statefulset', { type: 'string', demandOption: true, describe: 'The Qdrant StatefulSet' })
+    .option('kubeconfig', { type: 'string', describe: 'Kubeconfig file (default: $KUBECONFIG, then in-cluster)' })
+    .option('qdrant-timeout-ms', { type: 'number', default: 5000, describe: 'Per-request timeout for Qdrant\'s API' });
+}
+
+function clusterTarget(a: Args) {
+  return {
+    ...(str(a.namespace) ? { namespace: a.namespace as string } : {}),
+    release: a.release as string,
+    statefulset: a.statefulset as string,
+    ...(str(a.kubeconfig) ? { kubeconfig: a.kubeconfig as string } : {}),
+  };
+}
+
+async function clusterDeps(a: Args, ctx: CliContext) {
+  const { realDeps } = await import('./commands/cluster.js');
+  const { systemClock } = await import('./runtime/clock.js');
+  const { stderrProgress } = await import('./runtime/progress.js');
+  return realDeps(clusterTarget(a), {
+    env: ctx.env,
+    clock: systemClock,
+    progress: stderrProgress(),
+    qdrantTimeoutMs: num(a.qdrantTimeoutMs) ?? 5000,
+  });
+}
+
+function positiveSeconds(v: unknown, flag: string): number {
+  const n = num(v);
+  if (n === undefined || n <= 0) throw usageError(`${flag} must be a number of seconds > 0, got ${String(v)}`);
+  return n;
+}
+
+export const preUpgradeCommand = defineCommand({
+  command: 'pre-upgrade',
+  describe: 'Hook Job: refuse unsupported versions, degraded clusters and lost raft state; archive every volume',
+  builder: (y) =>
+    clusterOptions(y)
+      .option('target-version', { type: 'string', demandOption: true, describe: 'Qdrant version after the upgrade (semver)' })
+      .option('worker-image', { type: 'string', demandOption: true, describe: 'Image of the worker pods (this guard\'s image)' })
+      .option('worker-image-pull-policy', { choices: ['Always', 'IfNotPresent', 'Never'] as const, describe: 'Pull policy of the worker pods' })
+      .option('allow-version-skip', { type: 'boolean', default: false, describe: 'Let a skipped minor or major change pass with a warning' })
+      .option('allow-degraded', { type: 'boolean', default: false, describe: 'Let a degraded cluster pass with a warning' })
+      .option('timeout-seconds', { type: 'number', default: 240, describe: 'Budget of the whole check' })
+      .option('archive-location', { choices: ['storage', 'snapshots'] as const, default: 'storage' as const, describe: 'Where workers write archives' })
+      .option('keep', { type: 'number', default: 5, describe: 'Archives to keep per volume' })
+      .option('volume-snapshot-class', { type: 'string', describe: 'Also take a CSI VolumeSnapshot of every PVC with this class' })
+      .option('revision', { type: 'number', describe: 'Helm release revision being installed' }),
+  run: async (a, ctx) => {
+    const { runPreUpgrade } = await import('./commands/pre-upgrade.js');
+    const keep = num(a.keep);
+    if (keep === undefined || keep < 0 || !Number.isInteger(keep)) throw usageError(`--keep must be a whole number >= 0, got ${String(a.keep)}`);
+    return runPreUpgrade(
+      {
+        ...clusterTarget(a),
+        targetVersion: a.targetVersion as string,
+        workerImage: a.workerImage as string,
+        ...(str(a.workerImagePullPolicy) ? { workerImagePullPolicy: a.workerImagePullPolicy as 'Always' } : {}),
+        allowVersionSkip: a.allowVersionSkip === true,
+        allowDegraded: a.allowDegraded === true,
+        timeoutSeconds: positiveSeconds(a.timeoutSeconds, '--timeout-seconds'),
+        archiveLocation: a.archiveLocation as 'storage' | 'snapshots',
+        keep,
+        ...(str(a.volumeSnapshotClass) ? { volumeSnapshotClass: a.volumeSnapshotClass as string } : {}),
+        ...(num(a.revision) !== undefined ? { revision: num(a.revision)! } : {}),
+      },
+      await clusterDeps(a, ctx),
+    );
+  },
+});
+
 /** Every command, in help order. Add a command by appending its block here. */
-export const COMMANDS: CommandSpec[] = [inspectCommand, volumeCommand, restoreCommand, archivesCommand];
+export const COMMANDS: CommandSpec[] = [inspectCommand, volumeCommand, restoreCommand, archivesCommand, preUpgradeCommand];
 
 function renderError(err: GuardError, output: OutputFormat, command: string, ctx: CliContext): void {
   const label = err.kind === 'internal' ? 'internal error (a bug)' : `${err.kind} error`;
@@ -209,7 +286,7 @@ export async function runCli(argv: string[], ctx: CliContext, commands: CommandS
     return exitCodeOfError(error);
   }
   ctx.stdout(render(report!, args.output));
-  return exitCodeOf(report!);
+  return spec.exitCode ? spec.exitCode(args, report!) : exitCodeOf(report!);
 }
 
 export function processContext(): CliContext {

@@ -1,0 +1,123 @@
+/**
+ * TEST HARNESS for the cluster-aware commands: a Qdrant emulator cluster (test double of Qdrant,
+ * real HTTP on loopback) behind a Kubernetes API double (real client-node adapter over HTTP), wired
+ * the way a cluster is: the StatefulSet's pods carry the emulator peers' IPs, worker pods run the real
+ * `volume` command on the peer's storage folder, and a rollout restarts the emulated peers.
+ */
+import { startEmulatorCluster, type EmulatorCluster, type FaultMode } from './qdrant-emulator/index.js';
+import { startHarness, type Harness } from './kube-api-double/harness.js';
+import type { DoubleOptions } from './kube-api-double/index.js';
+import { HttpQdrantApi } from '../../hook/qdrant/http-api.js';
+import { runVolume, terminationSummary } from '../../hook/commands/volume.js';
+import type { ClusterDeps } from '../../hook/commands/cluster.js';
+import type { Clock } from '../../hook/runtime/clock.js';
+
+export interface ScenarioOptions {
+  peers?: number;
+  version?: string;
+  /** Storage PVCs that exist (default: every ordinal). */
+  pvcOrdinals?: number[];
+  /** Extra StatefulSet replicas beyond the running peers (a scale-up in the same upgrade). */
+  replicas?: number;
+  rbac?: DoubleOptions['rbac'];
+  apiKey?: string;
+  peerIds?: string[];
+}
+
+export interface Scenario {
+  qdrant: EmulatorCluster;
+  kube: Harness;
+  deps: ClusterDeps;
+  /** Progress lines the commands printed. */
+  progress: string[];
+  /** Worker pods the double ran, by name. */
+  workers: string[];
+  /** What `helm upgrade` does to the StatefulSet: new image, new update revision. */
+  applyUpgrade(version: string, revision?: string): void;
+  /** The StatefulSet controller rolling every pod (highest first), restarting its emulated peer. */
+  rollOutAll(options?: { fault?: (ordinal: number) => FaultMode | undefined; deleteState?: (ordinal: number) => boolean }): Promise<void>;
+  close(): Promise<void>;
+}
+
+const fastClock = (): Clock => ({ now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))) });
+
+export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> {
+  const peers = o.peers ?? 3;
+  const version = o.version ?? '1.13.4';
+  const qdrant = await startEmulatorCluster({
+    peers,
+    version,
+    ...(o.apiKey ? { apiKey: o.apiKey } : {}),
+    ...(o.peerIds ? { peerIds: o.peerIds } : {}),
+  });
+  const kube = await startHarness({ double: { ...(o.rbac ? { rbac: o.rbac } : {}) }, api: { pollIntervalMs: 50 } });
+  const hosts = qdrant.peers.map((p) => p.host);
+  kube.double.seedQdrantStatefulSet({
+    name: 'qdrant',
+    release: 'qdrant',
+    replicas: o.replicas ?? peers,
+    image: `qdrant/qdrant:v${version}`,
+    podIPs: hosts,
+    ...(o.pvcOrdinals ? { pvcOrdinals: o.pvcOrdinals } : {}),
+  });
+  const workers: string[] = [];
+  kube.double.onPodCreated = async (pod) => {
+    const args: string[] = pod['spec'].containers[0].args;
+    workers.push(pod['metadata'].name);
+    const podName = args[args.indexOf('--pod') + 1]!;
+    const ordinal = Number(podName.split('-').pop());
+    // A scaled-up ordinal has a fresh, empty volume: its folder is a new temp dir of the emulator root.
+    const storage = ordinal < qdrant.peers.length ? qdrant.peers[ordinal]!.storageDir : `${qdrant.rootDir}/fresh-${ordinal}`;
+    const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+    try {
+      const report = await runVolume({
+        storage,
+        from: flag('--from')!,
+        to: flag('--to')!,
+        pod: podName,
+        keep: Number(flag('--keep') ?? 5),
+        allowVersionSkip: args.includes('--allow-version-skip'),
+      });
+      return { exitCode: report.verdict === 'pass' ? 0 : 1, terminationMessage: terminationSummary(report) };
+    } catch (err) {
+      return { exitCode: 3, terminationMessage: terminationSummary(undefined, { kind: 'infrastructure', message: (err as Error).message }) };
+    }
+  };
+  const progress = kube.progress;
+  const deps: ClusterDeps = {
+    kube: kube.api,
+    qdrant: new HttpQdrantApi({ timeoutMs: 2000, ...(o.apiKey ? { apiKey: o.apiKey } : {}) }),
+    clock: fastClock(),
+    progress: { say: (m) => progress.push(m) },
+  };
+  let upgradeVersion = version;
+  return {
+    qdrant,
+    kube,
+    deps,
+    progress,
+    workers,
+    applyUpgrade(v, revision = `qdrant-${v.replace(/\./g, '')}`) {
+      upgradeVersion = v;
+      kube.double.applyUpgrade('qdrant', { image: `qdrant/qdrant:v${v}`, revision });
+    },
+    async rollOutAll(opts = {}) {
+      const ordinals = qdrant.peers.map((_, i) => i).reverse();
+      await kube.double.rollOut('qdrant', {
+        ordinals,
+        onRestart: async (ordinal) => {
+          const fault = opts.fault?.(ordinal);
+          await qdrant.restartPeer(ordinal, {
+            version: upgradeVersion,
+            ...(fault ? { fault } : {}),
+            ...(opts.deleteState?.(ordinal) ? { deleteStateFile: true } : {}),
+          });
+        },
+      });
+    },
+    async close() {
+      await kube.close();
+      await qdrant.destroy();
+    },
+  };
+}
