@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 [ -d "$run" ] || { log "no cluster running"; exit 0; }
 
 # The stand-in gets 15s: it SIGTERMs its pods, waits their grace period (capped), then SIGKILLs.
-stop_group "$run/kubelet-standin.pid" 15
+stop_group "$run/kubelet.pid" 15
 # Pod processes run in their own process groups; the stand-in records each group so nothing outlives the cluster.
 if [ -d "$run/standin/pgids" ]; then
   for f in "$run/standin/pgids"/*; do
@@ -31,5 +31,5 @@ stop_group "$run/etcd.pid" 10
 rm -rf "$last_logs"
 mkdir -p "$last_logs"
 cp "$run"/*.log "$last_logs"/ 2>/dev/null || true
-rm -rf "$run" "$volumes"
+rm -rf "$run" "$volumes" "$snapshots"
 log "cluster stopped (logs of this run: ${last_logs#"$repo"/})"

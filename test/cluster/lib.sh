@@ -7,6 +7,7 @@ bin="$cluster_dir/bin"
 run="$cluster_dir/run"
 pki="$run/pki"
 volumes="$cluster_dir/volumes"
+snapshots="$cluster_dir/snapshots"
 last_logs="$cluster_dir/last-run-logs"
 kubeconfig="$run/admin.kubeconfig"
 
@@ -20,7 +21,7 @@ kubelet_port_base=$((port_base + 50)) # 36450, 36451, 36452: one per node
 nodes=${CLUSTER_NODES:-node-a,node-b,node-c}
 
 # Control-plane processes in start order; down.sh stops them in reverse.
-components=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet-standin)
+components=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet)   # kubelet = the stand-in
 
 log() { echo "[cluster $(date +%H:%M:%S)] $*" >&2; }
 die() { echo "cluster: $*" >&2; exit 1; }

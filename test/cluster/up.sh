@@ -189,15 +189,17 @@ spawn kube-scheduler "$bin/kube-scheduler" \
   --bind-address 127.0.0.1 --secure-port "$scheduler_port" \
   --leader-elect=false --profiling=false --v=1
 
-log "installing the VolumeSnapshot CRDs and the default StorageClass"
+log "installing the VolumeSnapshot CRDs, the default StorageClass and VolumeSnapshotClass"
 kc apply -f "$crds" >/dev/null
 kc apply -f "$(dirname "$0")/manifests/storageclass.yaml" >/dev/null
+kc wait --for condition=Established --timeout 30s -f "$crds" >/dev/null
+kc apply -f "$(dirname "$0")/manifests/volumesnapshotclass.yaml" >/dev/null
 
 log "starting the kubelet stand-in ($nodes)"
-spawn kubelet-standin node --import tsx "$repo/test/cluster/kubelet/main.ts" \
+spawn kubelet node --import tsx "$repo/test/cluster/kubelet/main.ts" \
   --kubeconfig "$kubeconfig" --nodes "$nodes" --kubelet-port-base "$kubelet_port_base" \
   --serving-cert "$pki/kubelet.crt" --serving-key "$pki/kubelet.key" --client-ca "$pki/ca.crt" \
-  --state-dir "$run/standin" --volumes-dir "$volumes" --repo "$repo"
+  --state-dir "$run/standin" --volumes-dir "$volumes" --snapshots-dir "$snapshots" --repo "$repo"
 
 wait_for "kube-controller-manager /healthz" curl -skf --max-time 2 "https://127.0.0.1:$kcm_port/healthz"
 wait_for "kube-scheduler /healthz" curl -skf --max-time 2 "https://127.0.0.1:$scheduler_port/healthz"

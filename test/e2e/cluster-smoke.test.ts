@@ -197,6 +197,28 @@ describe('e2e platform: control plane and kubelet stand-in (smoke)', function ()
     expect(test.stdout).to.match(/Phase:\s+Succeeded/);
   });
 
+  it('takes a VolumeSnapshot of a PVC with the default VolumeSnapshotClass (a folder copy)', async () => {
+    const snap = {
+      apiVersion: 'snapshot.storage.k8s.io/v1',
+      kind: 'VolumeSnapshot',
+      metadata: { name: 'data-web-0-snap' },
+      spec: { source: { persistentVolumeClaimName: 'data-web-0' } },
+    };
+    await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify(snap) });
+    const vs = await waitFor(
+      'the VolumeSnapshot to be readyToUse',
+      async () => {
+        const o = await cluster.kubectlJson(['get', 'volumesnapshot', '-n', ns, 'data-web-0-snap']);
+        return o.status?.readyToUse ? o : undefined;
+      },
+      20_000,
+    );
+    expect(vs.status.restoreSize).to.equal('5'); // the 5 bytes of /data/who = "web-0"
+    const content = await cluster.kubectlJson(['get', 'volumesnapshotcontent', vs.status.boundVolumeSnapshotContentName]);
+    expect(content.status.readyToUse).to.equal(true);
+    expect(fs.readFileSync(path.join(content.status.snapshotHandle, 'who'), 'utf8')).to.equal('web-0');
+  });
+
   it('serves container logs through the apiserver (kubectl logs, --tail, --timestamps, --previous)', async () => {
     const out = await cluster.kubectlOk(['logs', '-n', ns, 'web-0']);
     expect(out).to.match(/^web web-0 up\nsleeper listening on 127\.1\.\d+\.\d+:8080\n$/);

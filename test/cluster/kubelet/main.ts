@@ -1,7 +1,7 @@
 // The kubelet stand-in (test code): registers nodes, runs the pods bound to them as local processes, serves their
 // logs, and provisions folder-backed volumes. Started by test/cluster/up.sh; see test/cluster/README.md.
 //   node --import tsx test/cluster/kubelet/main.ts --kubeconfig F --nodes a,b --kubelet-port-base P \
-//     --serving-cert F --serving-key F --client-ca F --state-dir D --volumes-dir D --repo D
+//     --serving-cert F --serving-key F --client-ca F --state-dir D --volumes-dir D [--snapshots-dir D] --repo D
 import fs from 'node:fs';
 import type https from 'node:https';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { CAPACITY, NodeAgent } from './nodes.js';
 import { PodManager } from './pods.js';
 import type { WorkerDeps } from './pod-worker.js';
 import { FolderProvisioner } from './provisioner.js';
+import { FolderSnapshotter } from './snapshotter.js';
 import { startKubeletServer } from './server.js';
 
 const { values: a } = parseArgs({
@@ -24,6 +25,7 @@ const { values: a } = parseArgs({
     'client-ca': { type: 'string' },
     'state-dir': { type: 'string' },
     'volumes-dir': { type: 'string' },
+    'snapshots-dir': { type: 'string' },
     repo: { type: 'string' },
     'host-ip': { type: 'string', default: '127.0.0.1' },
   },
@@ -109,6 +111,8 @@ async function main(): Promise<void> {
   }
   const provisioner = new FolderProvisioner(api, path.resolve(required('volumes-dir')), log);
   void provisioner.run(stop.signal);
+  const snapshotsDir = a['snapshots-dir'] ?? path.join(path.dirname(path.resolve(required('volumes-dir'))), 'snapshots');
+  void new FolderSnapshotter(api, path.resolve(snapshotsDir), log).run(stop.signal);
   for (const agent of agents) await agent.register();
   void pods.run(stop.signal);
   for (const agent of agents) void agent.run(stop.signal);

@@ -199,7 +199,8 @@ export class PodWorker {
 
   private async run(): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
-    this.podIP = this.deps.ipam.allocate();
+    // hostNetwork pods share the node's address, as on a real node.
+    this.podIP = this.pod.spec.hostNetwork ? this.deps.node.hostIP : this.deps.ipam.allocate();
     this.deps.resolve.set(
       this.uid,
       podHostnames({ name: this.name, namespace: this.ns, hostname: this.pod.spec.hostname, subdomain: this.pod.spec.subdomain }),
@@ -590,7 +591,7 @@ export class PodWorker {
     if (this.disposed) return;
     this.disposed = true;
     await this.terminate(0, false);
-    if (this.podIP) this.deps.ipam.release(this.podIP);
+    if (this.podIP && !this.pod.spec.hostNetwork) this.deps.ipam.release(this.podIP);
     this.deps.resolve.delete(this.uid);
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
