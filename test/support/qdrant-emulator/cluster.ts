@@ -431,6 +431,7 @@ export class EmulatorCluster {
       if (s.looping) return `${p.name} is replaying its log (#6229)`;
       if (!s.leaderId) return `${p.name} has no leader`;
       if (s.applied !== s.commit) return `${p.name} applied ${s.applied} of ${s.commit}`;
+      if (s.lastIndex !== s.commit) return `${p.name} has entries up to ${s.lastIndex}, committed ${s.commit}`;
       for (const id of ids) if (!(id in s.peers)) return `${p.name} does not know peer ${id}`;
       if (!s.ready) return `${p.name} is not ready`;
       if (opts.metadata) {

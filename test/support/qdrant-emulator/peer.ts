@@ -101,6 +101,8 @@ export interface PeerStatus {
   term: number;
   commit: number;
   applied: number;
+  /** Last index in the log (above commit while an entry waits for a majority). */
+  lastIndex: number;
   leaderId?: string;
   voters: string[];
   peers: Record<string, string>;
@@ -611,14 +613,15 @@ export class EmulatedPeer {
   }
 
   private queueShardState(state: string): void {
-    for (const c of this.collections.values()) {
-      for (const [shardId, replicas] of c.shards) {
-        if (replicas.has(this.id) && replicas.get(this.id) !== state) {
-          this.propose({ type: 'SetReplica', collection: c.name, shardId, peerId: this.id, state });
+    // Proposed even when the local view already shows `state`: an earlier proposal may still be
+    // on its way and would otherwise win.
+    if (this.cfg.clusterEnabled) {
+      for (const c of this.collections.values()) {
+        for (const [shardId, replicas] of c.shards) {
+          if (replicas.has(this.id)) this.propose({ type: 'SetReplica', collection: c.name, shardId, peerId: this.id, state });
         }
       }
-    }
-    if (!this.cfg.clusterEnabled) {
+    } else {
       for (const c of this.collections.values()) {
         for (const [shardId, replicas] of c.shards) {
           if (replicas.has(this.id)) {
@@ -683,7 +686,8 @@ export class EmulatedPeer {
 
   /** /readyz in cluster mode: caught up with the cluster commit and local shards active (§3). */
   isReady(): boolean {
-    if (this.fault.mode === 'not-ready' || this.fault.mode === 'lagging' || this.looping) return false;
+    const { mode } = this.fault;
+    if (mode === 'not-ready' || mode === 'lagging' || mode === 'shards-dead' || this.looping) return false;
     const localActive = [...this.collections.values()].every((c) =>
       [...c.shards.values()].every((r) => !r.has(this.id) || r.get(this.id) === 'Active'),
     );
@@ -708,6 +712,7 @@ export class EmulatedPeer {
       term: this.term,
       commit: this.commit,
       applied: this.applied,
+      lastIndex: this.lastIndex(),
       ...(this.leaderId ? { leaderId: this.leaderId } : {}),
       voters: [...this.voters],
       peers: Object.fromEntries(this.addresses),
