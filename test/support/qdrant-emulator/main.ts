@@ -24,77 +24,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EmulatorLog } from './log.js';
 import { parseFault } from './faults.js';
-import { DEFAULT_TIMING, EmulatedPeer, type CollectionSpec, type Timing } from './peer.js';
+import { EmulatedPeer } from './peer.js';
+import { ArgError, parseArgs, parseDefaultCollection, parseTiming } from './main-args.js';
 import { chainResolvers, fileResolver } from './resolve.js';
 import { fakeCommitSha, normaliseVersion, versionAtLeast } from './version.js';
 import { loadConfigFiles, parseBool, setting } from './config.js';
-
-interface Args {
-  [flag: string]: string | boolean | undefined;
-}
-
-const VALUE_FLAGS = new Set([
-  'host',
-  'port',
-  'p2p-port',
-  'storage',
-  'snapshots',
-  'version',
-  'uri',
-  'bootstrap',
-  'log-file',
-  'config-path',
-  'name',
-]);
-const BOOL_FLAGS = new Set(['color', 'no-color', 'reinit', 'disable-telemetry', 'stacktrace', 'help']);
 
 function usage(message: string): never {
   process.stderr.write(`qdrant-emulator: ${message}\nsee the header of test/support/qdrant-emulator/main.ts for usage\n`);
   process.exit(2);
 }
 
-export function parseArgs(argv: string[]): Args {
-  const out: Args = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) usage(`unexpected argument ${JSON.stringify(a)}`);
-    const [flag, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    if (VALUE_FLAGS.has(flag)) {
-      const v = inline ?? argv[++i];
-      if (v === undefined) usage(`--${flag} needs a value`);
-      out[flag] = v;
-    } else if (BOOL_FLAGS.has(flag)) {
-      out[flag] = true;
-    } else {
-      usage(`unknown flag --${flag}`);
-    }
-  }
-  return out;
-}
-
-export function parseDefaultCollection(text: string | undefined): CollectionSpec | null {
-  if (text === undefined || text === '') return { name: 'demo', shardNumber: 1, replicationFactor: 'all' };
-  if (text === 'none') return null;
-  const [name, shards = '1', replicas = 'all'] = text.split(':');
-  const shardNumber = Number(shards);
-  if (!name || !Number.isInteger(shardNumber) || shardNumber < 1) usage(`bad QDRANT_EMULATOR_DEFAULT_COLLECTION ${text}`);
-  const rf = replicas === 'all' ? 'all' : Number(replicas);
-  if (rf !== 'all' && (!Number.isInteger(rf) || rf < 1)) usage(`bad replica count in QDRANT_EMULATOR_DEFAULT_COLLECTION ${text}`);
-  return { name, shardNumber, replicationFactor: rf };
-}
-
-export function parseTiming(text: string | undefined): Timing {
-  const t: Timing = { ...DEFAULT_TIMING };
-  for (const part of (text ?? '').split(',').filter(Boolean)) {
-    const [k, v] = part.split('=');
-    if (!k || !(k in t) || !Number.isFinite(Number(v))) usage(`bad QDRANT_EMULATOR_TIMING entry ${part}`);
-    (t as unknown as Record<string, number>)[k] = Number(v);
-  }
-  return t;
-}
-
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  let args;
+  let defaultCollection;
+  let timing;
+  try {
+    args = parseArgs(process.argv.slice(2));
+    defaultCollection = parseDefaultCollection(process.env.QDRANT_EMULATOR_DEFAULT_COLLECTION);
+    timing = parseTiming(process.env.QDRANT_EMULATOR_TIMING);
+  } catch (err) {
+    if (err instanceof ArgError) usage(err.message);
+    throw err;
+  }
   if (args.help) usage('help requested');
   const env = process.env;
   const { tree } = loadConfigFiles(process.cwd(), env, args['config-path'] as string | undefined);
@@ -165,10 +117,10 @@ async function main(): Promise<void> {
       ...(readOnlyApiKey ? { readOnlyApiKey } : {}),
       fault,
       ...(freshPeerId ? { freshPeerId } : {}),
-      defaultCollection: parseDefaultCollection(env.QDRANT_EMULATOR_DEFAULT_COLLECTION),
+      defaultCollection,
       resolver: chainResolvers(resolveFile ? fileResolver(resolveFile) : undefined),
       log,
-      timing: parseTiming(env.QDRANT_EMULATOR_TIMING),
+      timing,
     });
   } catch (err) {
     log.error('qdrant', `Failed to start: ${(err as Error).message}`);
