@@ -78,7 +78,11 @@ export function toClusterStatus(result: unknown): ClusterStatus {
     peers[peerIdKey(k, 'result.peers')] = { uri: str(field(v, 'uri', `result.peers.${k}`), `result.peers.${k}.uri`) };
   }
   const raft = objectAt(r.raft_info, 'result.raft_info');
-  const cts = objectAt(r.consensus_thread_status, 'result.consensus_thread_status');
+  // Present in every 1.x answer; pre-1.0 ones lack it, and "unknown" is then not "working".
+  const cts =
+    r.consensus_thread_status === undefined
+      ? { consensus_thread_status: 'unknown' }
+      : objectAt(r.consensus_thread_status, 'result.consensus_thread_status');
   const failures: Record<string, { count: number; latestError?: string }> = {};
   for (const [uri, v] of Object.entries(r.message_send_failures === undefined ? {} : objectAt(r.message_send_failures, 'result.message_send_failures'))) {
     const latestError = optStr(field(v, 'latest_error', `message_send_failures.${uri}`), `message_send_failures.${uri}.latest_error`);
