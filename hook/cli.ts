@@ -212,8 +212,60 @@ export const preUpgradeCommand = defineCommand({
   },
 });
 
+export const postUpgradeCommand = defineCommand({
+  command: 'post-upgrade',
+  describe: 'Hook Job: wait for the rollout (failing fast on the #6229 loop), then verify every peer converged',
+  builder: (y) =>
+    clusterOptions(y)
+      .option('target-version', { type: 'string', demandOption: true, describe: 'Qdrant version the upgrade went to (semver)' })
+      .option('timeout-seconds', { type: 'number', default: 600, describe: 'Deadline for rollout and convergence' })
+      .option('on-failure', { choices: ['fail', 'report'] as const, default: 'fail' as const, describe: 'report: exit 0 with a loud warning (for --atomic users)' })
+      .option('staged', { type: 'boolean', default: false, describe: 'Drive a partitioned rollout one peer at a time, verifying each' })
+      .option('per-peer-seconds', { type: 'number', default: 180, describe: 'Staged: budget for one peer to update, become ready and pass' })
+      .option('resume', { type: 'boolean', default: false, describe: 'Staged: continue a rollout that stopped, after a fix' })
+      .option('revision', { type: 'number', describe: 'Helm release revision (informational)' }),
+  run: async (a, ctx) => {
+    const { runPostUpgrade } = await import('./commands/post-upgrade.js');
+    return runPostUpgrade(
+      {
+        ...clusterTarget(a),
+        targetVersion: a.targetVersion as string,
+        timeoutSeconds: positiveSeconds(a.timeoutSeconds, '--timeout-seconds'),
+        onFailure: a.onFailure as 'fail' | 'report',
+        staged: a.staged === true,
+        perPeerSeconds: positiveSeconds(a.perPeerSeconds, '--per-peer-seconds'),
+        resume: a.resume === true,
+      },
+      await clusterDeps(a, ctx),
+    );
+  },
+  exitCode: (a, report) => (report.verdict === 'pass' || a.onFailure === 'report' ? 0 : 1),
+});
+
+export const verifyCommand = defineCommand({
+  command: 'verify',
+  describe: 'helm test: the post-upgrade verdict once, now (read-only)',
+  builder: (y) =>
+    clusterOptions(y).option('target-version', { type: 'string', describe: 'Expected Qdrant version (default: the image tag, then the record)' }),
+  run: async (a, ctx) => {
+    const { runVerify } = await import('./commands/verify.js');
+    return runVerify(
+      { ...clusterTarget(a), ...(str(a.targetVersion) ? { targetVersion: a.targetVersion as string } : {}) },
+      await clusterDeps(a, ctx),
+    );
+  },
+});
+
 /** Every command, in help order. Add a command by appending its block here. */
-export const COMMANDS: CommandSpec[] = [inspectCommand, volumeCommand, restoreCommand, archivesCommand, preUpgradeCommand];
+export const COMMANDS: CommandSpec[] = [
+  inspectCommand,
+  volumeCommand,
+  restoreCommand,
+  archivesCommand,
+  preUpgradeCommand,
+  postUpgradeCommand,
+  verifyCommand,
+];
 
 function renderError(err: GuardError, output: OutputFormat, command: string, ctx: CliContext): void {
   const label = err.kind === 'internal' ? 'internal error (a bug)' : `${err.kind} error`;

@@ -11,7 +11,7 @@ import { decideVersionChange, parseVersion } from '../policy/version.js';
 import { assessClusterHealth } from '../policy/cluster-health.js';
 import { CHECK_IDS } from '../policy/check-ids.js';
 import { VOLUME_STATE_CHECK_ID } from '../policy/volume-verdict.js';
-import { serializeRecord, parseRecord, RECORD_CLASSIFICATIONS, type GuardRecord, type RecordPeer, type RecordClassification } from '../policy/record.js';
+import { serializeRecord, RECORD_CLASSIFICATIONS, type GuardRecord, type RecordPeer, type RecordClassification } from '../policy/record.js';
 import { type PodSnapshot, type PvcSnapshot, type StatefulSetSnapshot, type WorkerPodSpec, type WorkerResult } from '../kube/types.js';
 import type { TerminationSummary } from './volume.js';
 import {
@@ -157,19 +157,9 @@ export async function runPreUpgrade(opts: PreUpgradeOptions, deps: ClusterDeps):
     ),
     verdicts: { preUpgrade: verdict },
   };
-  await kube.updateRecord(
-    recordName(opts.release),
-    (current) => {
-      // Keep what a previous run learned (a staged rollout in progress, an earlier post-upgrade verdict)
-      // only when it is about this same upgrade; a new upgrade starts a new record.
-      const previous = current ? safeParseRecord(current) : undefined;
-      if (previous && previous.toVersion === record.toVersion && previous.stagedRollout && verdict === 'pass') {
-        return serializeRecord({ ...record, stagedRollout: previous.stagedRollout });
-      }
-      return serializeRecord(record);
-    },
-    guardLabels(opts.release),
-  );
+  // A new upgrade starts a new record. A staged rollout that stopped is not carried over: pods already on
+  // the new revision stay there and are verified again, which is what a retried upgrade should do.
+  await kube.updateRecord(recordName(opts.release), () => serializeRecord(record), guardLabels(opts.release));
 
   // Step 9: an Event on the StatefulSet, what `kubectl describe sts` shows the on-call person.
   const failed = checks.filter((c) => c.status === 'fail');
@@ -324,14 +314,6 @@ function observedPeerId(observations: { endpoint: { ordinal: number }; cluster?:
 
 function recordClassification(c: string | null | undefined): RecordClassification {
   return (RECORD_CLASSIFICATIONS as readonly string[]).includes(c ?? '') ? (c as RecordClassification) : 'unknown';
-}
-
-function safeParseRecord(text: string): GuardRecord | undefined {
-  try {
-    return parseRecord(text);
-  } catch {
-    return undefined;
-  }
 }
 
 async function takeSnapshots(

@@ -1,0 +1,151 @@
+/**
+ * One round of looking at the Qdrant StatefulSet after an upgrade, shared by post-upgrade and verify:
+ * the pods, what Qdrant says on each, the #6229 signature in their logs, and the convergence verdict.
+ */
+import type { Check } from '../report.js';
+import { assessConvergence } from '../policy/convergence.js';
+import { LogLoopDetector, findingsToChecks, splitLogText } from '../policy/log-loop.js';
+import { parseRecord, type GuardRecord } from '../policy/record.js';
+import type { RolloutPod, RolloutSnapshot } from '../policy/rollout.js';
+import type { PodSnapshot, StatefulSetSnapshot } from '../kube/types.js';
+import type { PeerObservation } from '../qdrant/types.js';
+import { endpointOf, observePods, podsOf, recordName, type ClusterDeps } from './cluster.js';
+
+/** Qdrant's container in the chart's pods; its log is where the #6229 loop shows. */
+export const QDRANT_CONTAINER = 'qdrant';
+/** How much of a pod's log is read per look: the loop prints hundreds of lines within seconds. */
+const LOG_LIMIT_BYTES = 2 * 1024 * 1024;
+
+export async function readGuardRecord(deps: ClusterDeps, release: string): Promise<GuardRecord | undefined> {
+  const text = await deps.kube.readRecord(recordName(release));
+  return text === undefined ? undefined : parseRecord(text);
+}
+
+export function recordedIdentities(record: GuardRecord | undefined) {
+  if (!record) return undefined;
+  return Object.fromEntries(
+    Object.entries(record.peers).map(([ordinal, p]) => [
+      ordinal,
+      {
+        pod: p.pod,
+        peerId: p.peerId,
+        version: p.version,
+        pvc: p.pvc,
+        ...(p.archive ? { archive: p.archive } : {}),
+        classification: p.classification,
+      },
+    ]),
+  );
+}
+
+/**
+ * Reads each pod's Qdrant log (since `sinceTime` when given) and runs the #6229 detector over it with
+ * what the record knows of that ordinal. Pods whose log cannot be read yet yield no checks.
+ */
+export async function scanPodLogs(
+  deps: ClusterDeps,
+  pods: PodSnapshot[],
+  record: GuardRecord | undefined,
+  sinceTime?: string,
+): Promise<Check[]> {
+  const perPod = await Promise.all(
+    pods.map(async (pod) => {
+      const text = await deps.kube
+        .podLogs(pod.name, { container: QDRANT_CONTAINER, limitBytes: LOG_LIMIT_BYTES, ...(sinceTime ? { sinceTime } : {}) })
+        .catch(() => '');
+      if (!text) return [];
+      const recorded = pod.ordinal === null ? undefined : record?.peers[String(pod.ordinal)];
+      const detector = new LogLoopDetector({
+        pod: pod.name,
+        recordedInitialized: recorded?.classification === 'initialized',
+        ...(recorded?.peerId ? { recordedPeerId: recorded.peerId } : {}),
+        ...(recorded?.archive ? { archive: recorded.archive } : {}),
+        ...(record ? { statefulset: record.statefulset } : {}),
+      });
+      for (const line of splitLogText(text)) detector.push(line);
+      return findingsToChecks(detector.findings(), `pod/${pod.name}`);
+    }),
+  );
+  return perPod.flat();
+}
+
+export interface ClusterLook {
+  sts: StatefulSetSnapshot;
+  pods: PodSnapshot[];
+  observations: PeerObservation[];
+  convergence: Check[];
+}
+
+/** Observes every pod and judges convergence to `targetVersion` against the record. */
+export async function lookAtCluster(
+  deps: ClusterDeps,
+  statefulset: string,
+  targetVersion: string,
+  record: GuardRecord | undefined,
+): Promise<ClusterLook> {
+  const sts = await deps.kube.getStatefulSet(statefulset);
+  const pods = podsOf(sts, await deps.kube.listPods(sts.selector));
+  const observations = await observePods(deps.qdrant, pods);
+  const identities = recordedIdentities(record);
+  const convergence = assessConvergence({
+    targetVersion,
+    record: identities,
+    observations,
+    expectedReplicas: sts.replicas,
+    statefulset: sts.name,
+  });
+  return { sts, pods, observations, convergence };
+}
+
+/** Maps the adapter's pod snapshots to the rollout policy's plain input, asking /readyz of pods not ready. */
+export async function rolloutSnapshot(deps: ClusterDeps, sts: StatefulSetSnapshot, pods: PodSnapshot[]): Promise<RolloutSnapshot> {
+  const rolloutPods: RolloutPod[] = await Promise.all(
+    pods.map(async (p) => {
+      const failedInit = p.initContainers.find((c) => c.state === 'terminated' && (c.exitCode ?? 0) !== 0)
+        ?? p.initContainers.find((c) => c.lastTermination && (c.lastTermination.exitCode ?? 0) !== 0);
+      const readyz = !p.ready && p.ip && p.phase === 'Running'
+        ? await deps.qdrant.ready(endpointOf(p)).then(
+            (r) => ({ status: r.ready ? 200 : 503, text: r.text }),
+            () => undefined,
+          )
+        : undefined;
+      const initFailure = failedInit
+        ? {
+            container: failedInit.name,
+            ...(failedInit.exitCode ?? failedInit.lastTermination?.exitCode) !== undefined
+              ? { exitCode: (failedInit.exitCode ?? failedInit.lastTermination?.exitCode)! }
+              : {},
+            ...(failedInit.reason ?? failedInit.lastTermination?.reason) ? { reason: (failedInit.reason ?? failedInit.lastTermination?.reason)! } : {},
+            ...(failedInit.message ?? failedInit.lastTermination?.message) ? { message: (failedInit.message ?? failedInit.lastTermination?.message)! } : {},
+          }
+        : undefined;
+      const waiting = p.initContainers.find((c) => c.state === 'waiting' && c.reason && c.reason !== 'PodInitializing');
+      const waitingReason = waiting ? `Init:${waiting.reason}` : p.waitingReason;
+      return {
+        name: p.name,
+        ordinal: p.ordinal ?? -1,
+        revision: p.revision,
+        ready: p.ready,
+        phase: p.phase,
+        restarts: p.restarts,
+        ...(readyz ? { readyz } : {}),
+        ...(waitingReason ? { waitingReason } : {}),
+        ...(initFailure ? { initFailure } : {}),
+        ...(p.deletionTimestamp ? { terminating: true } : {}),
+      };
+    }),
+  );
+  return {
+    statefulset: sts.name,
+    replicas: sts.replicas,
+    generation: sts.generation,
+    observedGeneration: sts.observedGeneration,
+    updateRevision: sts.updateRevision,
+    currentRevision: sts.currentRevision,
+    updatedReplicas: sts.updatedReplicas,
+    readyReplicas: sts.readyReplicas,
+    partition: sts.partition,
+    updateStrategy: sts.updateStrategyType === 'OnDelete' ? 'OnDelete' : 'RollingUpdate',
+    pods: rolloutPods,
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * `post-upgrade`: the hook Job that runs after Helm applied the new release (DESIGN.md "post-upgrade,
+ * step by step"). It waits for the rollout with a deadline while reading the Qdrant pods' logs, so the
+ * #6229 loop fails fast with its diagnosis instead of a rollout timeout; then it proves convergence:
+ * every peer back under its recorded id, on the target version, in one healthy consensus.
+ * With --staged it drives the rollout itself, one peer at a time (see staged.ts).
+ */
+import { check, verdictOf, type Check, type Report } from '../report.js';
+import { parseVersion } from '../policy/version.js';
+import { assessRollout } from '../policy/rollout.js';
+import { CHECK_IDS } from '../policy/check-ids.js';
+import { parseRecord, serializeRecord, type GuardRecord } from '../policy/record.js';
+import { guardLabels, recordName, type ClusterDeps, type ClusterTarget } from './cluster.js';
+import { lookAtCluster, readGuardRecord, rolloutSnapshot, scanPodLogs, type ClusterLook } from './observe-cluster.js';
+
+export interface PostUpgradeOptions extends ClusterTarget {
+  targetVersion: string;
+  timeoutSeconds: number;
+  /** fail: exit 1 on a failure; report: exit 0 with a loud warning (for --atomic users). */
+  onFailure: 'fail' | 'report';
+  /** Drive a partitioned rollout one peer at a time (the chart renders the partition at replicas). */
+  staged?: boolean;
+  perPeerSeconds?: number;
+  /** Continue a staged rollout that stopped, after a fix. */
+  resume?: boolean;
+}
+
+/** Polling cadence: no resource is asked more than once a second. */
+export const POLL_MS = 1000;
+/** A progress line at least this often while waiting. */
+export const PROGRESS_EVERY_MS = 10_000;
+
+export async function runPostUpgrade(opts: PostUpgradeOptions, deps: ClusterDeps): Promise<Report> {
+  const target = parseVersion(opts.targetVersion, 'target version (--target-version)').version;
+  const started = deps.clock.now();
+  const deadline = started + opts.timeoutSeconds * 1000;
+  const record = await readGuardRecord(deps, opts.release);
+  const sinceTime = record?.createdAt;
+
+  let checks: Check[];
+  if (opts.staged) {
+    const { runStagedRollout } = await import('./staged.js');
+    checks = await runStagedRollout(opts, deps, { target, record, deadline, ...(sinceTime ? { sinceTime } : {}) });
+  } else {
+    checks = await waitForRollout(opts, deps, { target, record, deadline, ...(sinceTime ? { sinceTime } : {}) });
+    if (!checks.some((c) => c.status === 'fail')) checks = await waitForConvergence(opts, deps, { target, record, deadline });
+  }
+  return finish('post-upgrade', opts, deps, { target, record, checks, started });
+}
+
+interface WaitContext {
+  target: string;
+  record: GuardRecord | undefined;
+  deadline: number;
+  sinceTime?: string;
+}
+
+/** Step 1: the rollout, with the log watch that turns the #6229 loop into a verdict within seconds. */
+export async function waitForRollout(opts: ClusterTarget, deps: ClusterDeps, ctx: WaitContext): Promise<Check[]> {
+  let lastProgress = 0;
+  const waitStart = deps.clock.now();
+  for (;;) {
+    const sts = await deps.kube.getStatefulSet(opts.statefulset);
+    const pods = (await deps.kube.listPods(sts.selector)).filter((p) => p.ordinal !== null && p.name === `${sts.name}-${p.ordinal}`);
+    const logChecks = await scanPodLogs(deps, pods, ctx.record, ctx.sinceTime);
+    const logFailures = logChecks.filter((c) => c.status === 'fail');
+    if (logFailures.length > 0) return logChecks;
+
+    const now = deps.clock.now();
+    const deadlineReached = now >= ctx.deadline;
+    const snap = await rolloutSnapshot(deps, sts, pods);
+    const assessment = assessRollout(snap, { deadlineReached, waitedSeconds: Math.round((now - waitStart) / 1000) });
+    if (assessment.done) {
+      deps.progress.say(`rollout done: ${assessment.progressLine}`);
+      return [check(CHECK_IDS.rolloutComplete, 'pass', `statefulset/${sts.name}`, assessment.progressLine, 'every pod on the update revision and ready')];
+    }
+    if (assessment.stuck) return [assessment.stuck, ...logChecks.filter((c) => c.status === 'warn')];
+    if (now - lastProgress >= PROGRESS_EVERY_MS) {
+      deps.progress.say(`${assessment.progressLine} (${Math.max(0, Math.round((ctx.deadline - now) / 1000))} s left)`);
+      lastProgress = now;
+    }
+    await deps.clock.sleep(POLL_MS);
+  }
+}
+
+/** Step 2: convergence, re-checked until it holds or the deadline passes (peers settle after ready). */
+export async function waitForConvergence(opts: ClusterTarget, deps: ClusterDeps, ctx: WaitContext): Promise<Check[]> {
+  let lastProgress = 0;
+  let look: ClusterLook;
+  for (;;) {
+    look = await lookAtCluster(deps, opts.statefulset, ctx.target, ctx.record);
+    const failures = look.convergence.filter((c) => c.status === 'fail');
+    const now = deps.clock.now();
+    if (failures.length === 0 || now >= ctx.deadline || failures.some((c) => c.id === CHECK_IDS.peerIdentity)) {
+      // An identity mismatch does not heal by waiting: the state is gone; report it at once.
+      const logs = await scanPodLogs(deps, look.pods, ctx.record, ctx.sinceTime);
+      return [...look.convergence, ...logs];
+    }
+    if (now - lastProgress >= PROGRESS_EVERY_MS) {
+      deps.progress.say(
+        `waiting for convergence: ${failures.length} check(s) not yet met, first ${failures[0]!.id} on ${failures[0]!.subject}: ${failures[0]!.observed} (${Math.round((ctx.deadline - now) / 1000)} s left)`,
+      );
+      lastProgress = now;
+    }
+    await deps.clock.sleep(POLL_MS);
+  }
+}
+
+/** Step 3: the record, the Event and the report; the exit code follows --on-failure in the CLI. */
+export async function finish(
+  command: 'post-upgrade' | 'verify',
+  opts: ClusterTarget & { onFailure?: 'fail' | 'report' },
+  deps: ClusterDeps,
+  ctx: { target: string; record: GuardRecord | undefined; checks: Check[]; started: number; updateRecord?: boolean },
+): Promise<Report> {
+  const { checks } = ctx;
+  const verdict = verdictOf(checks, 'fail');
+  const failed = checks.filter((c) => c.status === 'fail');
+  const stsSubject = `statefulset/${opts.statefulset}`;
+  let summary =
+    verdict === 'pass'
+      ? `${stsSubject} converged on ${ctx.target}: every peer answers under its recorded id, one healthy consensus`
+      : `${stsSubject} did not converge on ${ctx.target}: ${failed.length} check(s) failed; first: ${failed[0]!.id} on ${failed[0]!.subject}: ${failed[0]!.observed}`;
+  if (verdict !== 'pass' && opts.onFailure === 'report') {
+    summary = `WARNING: ${summary} (exit 0 because --on-failure=report; the upgrade is NOT verified)`;
+  }
+
+  if (command === 'post-upgrade' && ctx.record) {
+    await deps.kube
+      .updateRecord(
+        recordName(opts.release),
+        (current) => {
+          const base = current ? safeParse(current) ?? ctx.record! : ctx.record!;
+          return serializeRecord({ ...base, verdicts: { ...base.verdicts, postUpgrade: verdict } });
+        },
+        guardLabels(opts.release),
+      )
+      .catch((err: Error) => checks.push(check('guard.record', 'warn', recordName(opts.release), `could not update the record: ${err.message}`, 'the verdict recorded')));
+  }
+  if (command === 'post-upgrade') {
+    const sts = await deps.kube.getStatefulSet(opts.statefulset).catch(() => undefined);
+    await deps.kube
+      .emitEvent({
+        involved: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: opts.statefulset, ...(sts ? { uid: sts.uid } : {}) },
+        type: verdict === 'pass' ? 'Normal' : 'Warning',
+        reason: verdict === 'pass' ? 'UpgradeVerified' : 'UpgradeVerificationFailed',
+        message: summary.slice(0, 1000),
+      })
+      .catch((err: Error) => checks.push(check('guard.event', 'warn', stsSubject, `could not emit the Event: ${err.message}`, 'an Event on the StatefulSet')));
+  }
+  return {
+    schemaVersion: 1,
+    command,
+    verdict,
+    summary,
+    checks,
+    details: {
+      namespace: deps.kube.namespace,
+      statefulset: opts.statefulset,
+      targetVersion: ctx.target,
+      ...(opts.onFailure ? { onFailure: opts.onFailure } : {}),
+      elapsedMs: deps.clock.now() - ctx.started,
+      ...(ctx.record ? { record: { fromVersion: ctx.record.fromVersion, toVersion: ctx.record.toVersion, createdAt: ctx.record.createdAt } } : {}),
+    },
+  };
+}
+
+function safeParse(text: string): GuardRecord | undefined {
+  try {
+    return parseRecord(text);
+  } catch {
+    return undefined;
+  }
+}
