@@ -211,6 +211,21 @@ describe('Qdrant emulator (test double for Qdrant, reference/qdrant.md)', functi
       expect(st.confState.voters).to.include.members([p.peerId, oldId]);
     });
 
+    it('also loops when collections_meta_wal/ holds a segment the emulator did not write', async () => {
+      const root = fs.mkdtempSync(path.join(os.tmpdir(), 'qdrant-foreign-wal-'));
+      fs.mkdirSync(path.join(root, 'storage', 'collections_meta_wal'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'storage', 'collections_meta_wal', 'open-1'), Buffer.alloc(4096, 7));
+      const q = await startPeer({ version: '1.13.5', host: '127.0.0.1', port: 0, p2pPort: 0, rootDir: root, timing: { ...FAST, loopCap: 5 } });
+      try {
+        await sleep(400);
+        expect(q.status()!.looping).to.equal(true);
+        expect(replacedMetadata(q).length).to.be.greaterThan(0);
+      } finally {
+        await q.stop();
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+    });
+
     it('stops logging at the cap', async () => {
       const q = await startPeer({ version: '1.13.5', host: '127.0.0.1', port: 0, p2pPort: 0, fault: 'metadata-loop', timing: { ...FAST, loopCap: 10 } });
       try {

@@ -370,8 +370,9 @@ export class EmulatedPeer {
     this.vote = '0';
     this.commit = 0;
 
-    if (forcedLoss || (walEntries.length > 0 && !newIdentity)) {
+    if (forcedLoss || (Wal.exists(cfg.storageDir) && !newIdentity)) {
       // reference/qdrant.md §4: a used volume without its state file: new id, old WAL replayed.
+      // A WAL dir in a framing we cannot read still counts as used; the old identity is invented.
       this.persist(true);
       this.startReplayLoop(walEntries, true);
       return;
@@ -475,7 +476,8 @@ export class EmulatedPeer {
       .filter((e): e is LogEntry & { op: { type: 'UpdatePeerMetadata'; peerId: string; version: string } } => e.op.type === 'UpdatePeerMetadata')
       .map((e) => ({ peerId: e.op.peerId, version: e.op.version }));
     if (this.loopEntries.length === 0) {
-      // Forced by QDRANT_EMULATOR_FAULT on a volume without history: invent the old identity.
+      // Forced by QDRANT_EMULATOR_FAULT on a volume without history, or a WAL we cannot read:
+      // invent the old identity.
       const phantom = mintPeerId();
       this.addresses.set(phantom, this.selfUri);
       this.voters.push(phantom);
