@@ -64,7 +64,13 @@ export async function waitForRollout(opts: ClusterTarget, deps: ClusterDeps, ctx
     const pods = (await deps.kube.listPods(sts.selector)).filter((p) => p.ordinal !== null && p.name === `${sts.name}-${p.ordinal}`);
     const logChecks = await scanPodLogs(deps, pods, ctx.record, ctx.sinceTime);
     const logFailures = logChecks.filter((c) => c.status === 'fail');
-    if (logFailures.length > 0) return logChecks;
+    if (logFailures.length > 0) {
+      // Fail fast, with the identity each pod answers under now: other checks would only reflect the
+      // rollout still in flight, but a peer id that changed is the fact the on-call person needs next.
+      const look = await lookAtCluster(deps, opts.statefulset, ctx.target, ctx.record).catch(() => undefined);
+      const identity = look?.convergence.filter((c) => c.id === CHECK_IDS.peerIdentity) ?? [];
+      return [...logChecks, ...identity];
+    }
 
     const now = deps.clock.now();
     const deadlineReached = now >= ctx.deadline;

@@ -91,6 +91,18 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
     progress: { say: (m) => progress.push(m) },
   };
   let upgradeVersion = version;
+  // What kubelet does for `kubectl logs`: each emulated peer's log lines become its pod's container log.
+  const shipped = qdrant.peers.map(() => 0);
+  const shipLogs = () => {
+    qdrant.peers.forEach((peer, i) => {
+      const lines = peer.logLines({ sinceLastStart: true });
+      if (lines.length > shipped[i]!) {
+        kube.double.appendPodLog(`qdrant-${i}`, lines.slice(shipped[i]).join('\n'), { container: 'qdrant' });
+        shipped[i] = lines.length;
+      }
+    });
+  };
+  const logTimer = setInterval(shipLogs, 50);
   return {
     qdrant,
     kube,
@@ -106,6 +118,7 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
       await kube.double.rollOut('qdrant', {
         ordinals,
         onRestart: async (ordinal) => {
+          shipped[ordinal] = 0;
           const fault = opts.fault?.(ordinal);
           await qdrant.restartPeer(ordinal, {
             version: upgradeVersion,
@@ -116,6 +129,7 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
       });
     },
     async close() {
+      clearInterval(logTimer);
       await kube.close();
       await qdrant.destroy();
     },

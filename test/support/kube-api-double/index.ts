@@ -803,6 +803,8 @@ export class KubeApiDouble {
       const name = `${statefulSet}-${ordinal}`;
       const old = this.get('pods', name);
       if (old) this.remove('pods', name);
+      // A new pod has new containers: its log starts empty, as with a real kubelet.
+      for (const key of [...this.logs.keys()]) if (key.startsWith(`${name}/`)) this.logs.delete(key);
       const pod = this.qdrantPod(sts, ordinal, {
         revision,
         image,
