@@ -39,7 +39,7 @@ cd "$mod"
 export GOFLAGS="-mod=mod -buildvcs=false"
 export CGO_ENABLED=0
 echo "downloading modules for k8s.io/kubernetes $k8s_version"
-go mod download -x 2>&1 | grep -c '^# get' | sed 's/^/modules fetched: /' || true
+go mod download || { echo "build.sh: go mod download failed (is the Go module proxy reachable? GOPROXY=$(go env GOPROXY))" >&2; exit 1; }
 echo "compiling kube-apiserver, kube-controller-manager, kube-scheduler ($(nproc) cores)"
 go build -trimpath -ldflags="$ldflags" -o "$bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler

@@ -4,6 +4,7 @@
 # the component logs are kept in .cache/cluster/last-run-logs for a post-mortem. Idempotent.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+take_lock
 
 [ -d "$run" ] || { log "no cluster running"; exit 0; }
 

@@ -4,14 +4,15 @@
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cluster_dir="$repo/.cache/cluster"
 bin="$cluster_dir/bin"
-run="$cluster_dir/run"
-pki="$run/pki"
-volumes="$cluster_dir/volumes"
-snapshots="$cluster_dir/snapshots"
-last_logs="$cluster_dir/last-run-logs"
-kubeconfig="$run/admin.kubeconfig"
-
 port_base=${CLUSTER_PORT_BASE:-36400}
+# A second copy (another CLUSTER_PORT_BASE) gets its own state folders and pod addresses 127.<octet>.x.y.
+if [ "$port_base" = 36400 ]; then suffix=""; pod_ip_octet=1; else suffix="-$port_base"; pod_ip_octet=$((2 + port_base / 100 % 250)); fi
+run="$cluster_dir/run$suffix"
+pki="$run/pki"
+volumes="$cluster_dir/volumes$suffix"
+snapshots="$cluster_dir/snapshots$suffix"
+last_logs="$cluster_dir/last-run-logs$suffix"
+kubeconfig="$run/admin.kubeconfig"
 apiserver_port=$((port_base + 43))   # 36443
 etcd_port=$((port_base + 79))        # 36479
 etcd_peer_port=$((port_base + 80))   # 36480
@@ -29,6 +30,16 @@ die() { echo "cluster: $*" >&2; exit 1; }
 # ours PID: the process was started from this checkout (its command line names the repo), so a pid file left by a
 # crashed run never makes us signal an unrelated process that reused the pid.
 ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF "$repo/"; }
+
+# take_lock: one up.sh/down.sh at a time per cluster copy (a nested call from up.sh inherits the lock).
+take_lock() {
+  [ -n "${CLUSTER_LOCK_HELD:-}" ] && return 0
+  mkdir -p "$cluster_dir"
+  # Spawned components close fd 9 (see spawn in up.sh), so only a running up.sh/down.sh holds this lock.
+  exec 9>"$cluster_dir/.updown.lock$suffix"
+  flock -w 300 9 || die "another up.sh/down.sh holds $cluster_dir/.updown.lock$suffix for 5 minutes"
+  export CLUSTER_LOCK_HELD=1
+}
 
 # pid_alive FILE: the pid in FILE names a live process of ours.
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && ours "$(cat "$1")"; }

@@ -6,6 +6,7 @@
 # Env: CLUSTER_PORT_BASE (default 36400), CLUSTER_NODES (default node-a,node-b,node-c), CLUSTER_UP_TIMEOUT (s, 120).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+take_lock
 start=$(date +%s)
 timeout=${CLUSTER_UP_TIMEOUT:-120}
 deadline=$((start + timeout))
@@ -72,7 +73,7 @@ wait_for() {
 # spawn NAME CMD...: runs CMD in its own session (pid == process group id), logs to run/NAME.log.
 spawn() {
   local name=$1; shift
-  setsid "$@" >"$run/$name.log" 2>&1 </dev/null &
+  setsid "$@" >"$run/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$run/$name.pid"
 }
 
@@ -199,7 +200,8 @@ log "starting the kubelet stand-in ($nodes)"
 spawn kubelet node --import tsx "$repo/test/cluster/kubelet/main.ts" \
   --kubeconfig "$kubeconfig" --nodes "$nodes" --kubelet-port-base "$kubelet_port_base" \
   --serving-cert "$pki/kubelet.crt" --serving-key "$pki/kubelet.key" --client-ca "$pki/ca.crt" \
-  --state-dir "$run/standin" --volumes-dir "$volumes" --snapshots-dir "$snapshots" --repo "$repo"
+  --state-dir "$run/standin" --volumes-dir "$volumes" --snapshots-dir "$snapshots" --repo "$repo" \
+  --pod-ip-octet "$pod_ip_octet"
 
 wait_for "kube-controller-manager /healthz" curl -skf --max-time 2 "https://127.0.0.1:$kcm_port/healthz"
 wait_for "kube-scheduler /healthz" curl -skf --max-time 2 "https://127.0.0.1:$scheduler_port/healthz"

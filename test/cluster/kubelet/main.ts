@@ -2,6 +2,7 @@
 // logs, and provisions folder-backed volumes. Started by test/cluster/up.sh; see test/cluster/README.md.
 //   node --import tsx test/cluster/kubelet/main.ts --kubeconfig F --nodes a,b --kubelet-port-base P \
 //     --serving-cert F --serving-key F --client-ca F --state-dir D --volumes-dir D [--snapshots-dir D] --repo D
+//     [--host-ip 127.0.0.1] [--pod-ip-octet 1]   (pod IPs 127.<octet>.x.y)
 import fs from 'node:fs';
 import type https from 'node:https';
 import path from 'node:path';
@@ -28,6 +29,7 @@ const { values: a } = parseArgs({
     'snapshots-dir': { type: 'string' },
     repo: { type: 'string' },
     'host-ip': { type: 'string', default: '127.0.0.1' },
+    'pod-ip-octet': { type: 'string', default: '1' },
   },
 });
 
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(podsDir, { recursive: true });
   fs.mkdirSync(pgidDir, { recursive: true });
   const api = await Api.fromKubeconfig(required('kubeconfig'));
-  const ipam = new PodIpAllocator();
+  const ipam = new PodIpAllocator(Number(a['pod-ip-octet']));
   const resolve = new ResolveFile(path.join(stateDir, 'resolve.json'));
   const tsxImport = import.meta.resolve('tsx');
   const hostIP = a['host-ip']!;

@@ -5,25 +5,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * Hands out 127.1.0.1 .. 127.1.255.254, round robin, so an address just released is not reused at once (a client of
- * the previous pod must not reach the new one).
+ * Hands out 127.<octet>.0.1 .. 127.<octet>.255.254 (octet 1 by default), round robin, so an address just released is
+ * not reused at once (a client of the previous pod must not reach the new one).
  */
 export class PodIpAllocator {
   private readonly used = new Set<string>();
   private next = 0;
   private static readonly SIZE = 256 * 254;
 
+  constructor(private readonly octet = 1) {
+    if (!Number.isInteger(octet) || octet < 1 || octet > 254) throw new Error(`pod IP octet ${octet} is not in 1..254`);
+  }
+
   allocate(): string {
     for (let i = 0; i < PodIpAllocator.SIZE; i++) {
       const n = (this.next + i) % PodIpAllocator.SIZE;
-      const ip = `127.1.${Math.floor(n / 254)}.${(n % 254) + 1}`;
+      const ip = `127.${this.octet}.${Math.floor(n / 254)}.${(n % 254) + 1}`;
       if (!this.used.has(ip)) {
         this.used.add(ip);
         this.next = n + 1;
         return ip;
       }
     }
-    throw new Error('pod IP range 127.1.0.0/16 exhausted');
+    throw new Error(`pod IP range 127.${this.octet}.0.0/16 exhausted`);
   }
 
   release(ip: string): void {
