@@ -119,6 +119,8 @@ interface AppendRequest {
   term: number;
   lastIndex: number;
   lastTerm: number;
+  /** The leader commit this follower already knows; equal and caught up = the leader may hold the request. */
+  commit: number;
 }
 
 interface SnapshotPayload {
@@ -186,6 +188,8 @@ export class EmulatedPeer {
 
   // leader bookkeeping
   private matchIndex = new Map<string, number>();
+  /** Followers' append requests held until the log or the commit changes (long poll). */
+  private waiters = new Set<() => void>();
   private lastContact = new Map<string, number>();
   private leaderSince = 0;
 
@@ -208,7 +212,6 @@ export class EmulatedPeer {
   private servers: http.Server[] = [];
   private timers = new Set<NodeJS.Timeout>();
   private abort = new AbortController();
-  private ticking = false;
   private stopped = false;
   initialized = false;
   private lastPersisted = '';
@@ -422,7 +425,7 @@ export class EmulatedPeer {
       this.selfUpdatesPending = true;
       this.resetElectionTimer(true);
     }
-    this.every(cfg.timing.pollMs, () => this.tick());
+    this.loop(() => this.tick());
     if (this.fault.mode === 'lagging' && this.fault.durationMs !== undefined) this.scheduleHeal(this.fault.durationMs);
     if (this.fault.mode === 'consensus-stopped') this.stopConsensusThread(this.fault.err);
     if (this.fault.mode === 'shards-dead') this.queueShardStateFault();
@@ -531,6 +534,7 @@ export class EmulatedPeer {
     if (this.stopped) return;
     this.stopped = true;
     this.abort.abort();
+    this.notifyFollowers();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await Promise.all(
@@ -549,22 +553,38 @@ export class EmulatedPeer {
     return this.stopped;
   }
 
-  private every(ms: number, fn: () => Promise<void> | void): void {
+  /** Runs `fn` again after the delay it returns, never two at once. */
+  private loop(fn: () => Promise<number>): void {
     const run = async () => {
       if (this.stopped) return;
-      if (!this.ticking) {
-        this.ticking = true;
-        try {
-          await fn();
-        } catch (err) {
-          if (!this.stopped) this.log.warn(TARGET.consensus, `consensus tick failed: ${(err as Error).message}`);
-        } finally {
-          this.ticking = false;
-        }
+      let next = this.cfg.timing.pollMs;
+      try {
+        next = await fn();
+      } catch (err) {
+        if (!this.stopped) this.log.warn(TARGET.consensus, `consensus tick failed: ${(err as Error).message}`);
       }
-      this.after(ms, run);
+      this.after(next, run);
     };
-    this.after(ms, run);
+    this.after(this.cfg.timing.pollMs, run);
+  }
+
+  /** Wakes the followers' held append requests: the log or the commit changed. */
+  private notifyFollowers(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
+  private waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
   }
 
   private after(ms: number, fn: () => void): void {
@@ -850,6 +870,7 @@ export class EmulatedPeer {
     const entry: LogEntry = { index: this.lastIndex() + 1, term: this.term, op };
     this.entries.push(entry);
     this.wal.append([entry]);
+    this.notifyFollowers();
     this.advanceCommit();
     return entry.index;
   }
@@ -864,6 +885,7 @@ export class EmulatedPeer {
     if (majority > this.commit && this.termAt(majority) === this.term) {
       this.commit = majority;
       this.leaderCommit = this.commit;
+      this.notifyFollowers();
     }
     this.applyCommitted();
     if (this.outbox.length > 0) {
@@ -906,6 +928,7 @@ export class EmulatedPeer {
     this.role = 'Follower';
     this.leaderId = leaderId;
     this.leaderUri = leaderId ? this.addresses.get(leaderId) : undefined;
+    this.notifyFollowers();
     this.persist();
   }
 
@@ -954,32 +977,37 @@ export class EmulatedPeer {
 
   // ---------------------------------------------------------------- the tick
 
-  private async tick(): Promise<void> {
-    if (this.stopped || this.looping || this.consensusStopped) return;
+  /** One consensus step; returns the delay before the next one. */
+  private async tick(): Promise<number> {
+    const { pollMs } = this.cfg.timing;
+    if (this.stopped || this.looping || this.consensusStopped) return pollMs;
     if (this.role === 'Leader') {
       this.advanceCommit();
       if (this.selfUpdatesPending) this.queueSelfUpdates();
-      return;
+      return pollMs;
     }
     if (this.joining) {
       await this.tryJoin();
-      return;
+      return this.joining ? pollMs : 0;
     }
     if (!this.leaderId) await this.discoverLeader();
+    let next = pollMs;
     if (this.leaderId && this.leaderId !== this.id) {
-      for (let round = 0; round < 5; round++) {
-        const got = await this.pullFromLeader();
-        if (got <= 0) break;
-      }
+      const got = await this.pullFromLeader();
+      // A successful (long-)poll goes straight into the next one, like a stream from the leader.
+      if (got >= 0) next = 0;
       if (this.leaderId && this.selfUpdatesPending) this.queueSelfUpdates();
       if (this.leaderId && this.outbox.length > 0) await this.flushOutbox();
     }
     const soleVoter = this.voters.length === 1 && this.voters[0] === this.id;
     if ((this.role as Role) !== 'Leader' && this.voters.includes(this.id) && (soleVoter || Date.now() > this.electionDeadline)) {
       const leaderFresh = this.leaderId !== undefined && Date.now() - this.lastLeaderContact < this.cfg.timing.electionTimeoutMs;
-      if (!leaderFresh) await this.campaign();
-      else this.resetElectionTimer();
+      if (!leaderFresh) {
+        await this.campaign();
+        next = pollMs;
+      } else this.resetElectionTimer();
     }
+    return next;
   }
 
   /** After a restart: announce a changed address and a new version (§3, §6). */
@@ -1065,6 +1093,7 @@ export class EmulatedPeer {
       term: this.term,
       lastIndex: this.lastIndex(),
       lastTerm: this.termAt(this.lastIndex()) ?? 0,
+      commit: this.leaderCommit,
     };
     const res = await this.p2p<AppendResponse>(uri, '/p2p/append', req);
     if (this.stopped) return -1;
@@ -1230,7 +1259,7 @@ export class EmulatedPeer {
     if (this.consensusStopped || this.looping) return send(503, { error: 'consensus is not running on this peer' });
     switch (url.pathname) {
       case '/p2p/append':
-        return send(200, this.onAppend(body as unknown as AppendRequest));
+        return send(200, await this.onAppend(body as unknown as AppendRequest));
       case '/p2p/vote':
         return send(200, this.onVote(body as { term: number; candidateId: string; lastIndex: number; lastTerm: number; voter?: string }));
       case '/p2p/join':
@@ -1245,7 +1274,22 @@ export class EmulatedPeer {
     }
   }
 
-  private onAppend(req: AppendRequest): AppendResponse {
+  /**
+   * A follower's poll. When it already holds everything and knows the commit, the answer waits
+   * (up to half the election timeout) for the next change, so entries and commits reach followers
+   * at once, as Qdrant's leader pushes them.
+   */
+  private async onAppend(req: AppendRequest): Promise<AppendResponse> {
+    const first = this.answerAppend(req);
+    const caughtUp = first.ok && !first.snapshot && (first.entries?.length ?? 0) === 0 && (req.commit ?? -1) >= this.commit;
+    if (!caughtUp) return first;
+    const hold = Math.min(this.cfg.timing.electionTimeoutMs / 2, this.cfg.timing.requestTimeoutMs / 2);
+    await this.waitForChange(hold);
+    if (this.stopped) return { notLeader: true, term: this.term };
+    return this.answerAppend(req);
+  }
+
+  private answerAppend(req: AppendRequest): AppendResponse {
     if (req.term > this.term) this.stepDown(req.term);
     if (this.role !== 'Leader') {
       return { notLeader: true, term: this.term, leaderId: this.leaderId, leaderUri: this.leaderUri };
