@@ -4,14 +4,15 @@
  * names the pod, the URL, the request and what went wrong, with the API key redacted.
  *
  * Which requests go through @qdrant/js-client-rest, and why not all of them:
- * the client (1.18.0) sends requests through @qdrant/openapi-typescript-fetch, whose terminal step
- * calls the global `fetch` directly and parses bodies with `JSON.parse(text, reviver)`. Its reviver
- * rebuilds unsafe integers as BigInt only where `JSON.rawJSON` exists (Node 21+); on Node 20, our
- * runtime, it is a plain JSON.parse and peer ids above 2^53 are silently rounded
- * (11532566549086892528 -> 11532566549086892000, §2). Even on newer Node the result mixes number and
- * bigint. The client accepts neither a custom fetch nor a response parser (middlewares only wrap
- * the call that parses), so responses that carry peer ids, terms or commits (/cluster,
- * /collections/{name}/cluster, /telemetry) are fetched here and parsed with lossless-json.
+ * the client (1.18.0) sends requests through @qdrant/openapi-typescript-fetch 1.2.6, whose terminal
+ * step (`fetchJson`) calls the global `fetch` and parses bodies with `JSON.parse(text, reviver)`. The
+ * reviver rebuilds unsafe integers as BigInt only when the runtime has `JSON.rawJSON` (JSON.parse
+ * source text access); Node 20, our runtime, has not, so there it is a plain JSON.parse and peer ids
+ * above 2^53 are silently rounded (11532566549086892528 -> 11532566549086892000, §2). Where the
+ * reviver works, the result still mixes number and bigint. QdrantClient takes no custom fetch and no
+ * response parser, and its middleware list is fixed inside the constructor, so the parsing cannot
+ * be replaced. Responses that carry peer ids, terms or commits (/cluster, /collections/{name}/cluster,
+ * /telemetry) are therefore fetched here and parsed with lossless-json.
  * GET / (versionInfo) and GET /collections (names) carry no u64 and use the client.
  * With an injected `fetch` (tests), everything goes through it, since the client cannot take one.
  */

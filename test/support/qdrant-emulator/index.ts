@@ -35,6 +35,18 @@
  * - decoding every legacy CBOR state: an undecodable `raft_state` gets a freshly minted id;
  * - Qdrant's cached readiness: /readyz is evaluated on every request;
  * - message_send_failures are derived from followers that stopped polling, not from real sends.
+ *
+ * Usage from a test:
+ *   const cluster = await startEmulatorCluster({ peers: 3, version: '1.13.4' });
+ *   cluster.endpoints();                       // [{ pod: 'qdrant-0', ordinal: 0, url: 'http://127.2.x.1:6333' }, ...]
+ *   cluster.peer(1).peerId;                    // decimal string
+ *   await cluster.restartPeer(2, { version: '1.13.5' });             // an upgrade step
+ *   await cluster.restartPeer(0, { version: '1.13.5', deleteStateFile: true });  // #6229
+ *   await cluster.peer(1).setMode('lagging');  // or { mode: 'shards-dead', shardState: 'Partial' }, ...
+ *   cluster.peer(0).logLines();                // what `kubectl logs` would show
+ *   await cluster.waitForConvergence({ metadata: true });
+ *   await cluster.destroy();
+ * As a process: see main.ts (or bin.mjs, which works from any working directory).
  */
 export {
   startPeer,

@@ -4,8 +4,9 @@
  * (see cluster.ts). The test-double caveats are listed in index.ts.
  *
  * Consensus: a small pull-based Raft of our own over HTTP on the p2p port (Qdrant speaks gRPC there).
- * Followers poll the leader every `pollMs` with their last log index; the leader answers with the
- * entries they lack and its commit index, and commits an entry once a majority of voters hold it.
+ * Followers long-poll the leader with their last log index; the leader answers at once with the
+ * entries they lack and its commit index (or holds the request until something changes), and
+ * commits an entry once a majority of voters hold it. Peers without a leader retry every `pollMs`.
  * Elections use randomised timeouts, votes with the usual up-to-date check, and leader stickiness.
  * Phantom voters (a lost identity, #6229; a duplicate peer, #6348) therefore block quorum the way
  * they do in Qdrant.
