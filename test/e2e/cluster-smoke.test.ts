@@ -131,12 +131,18 @@ describe('e2e platform: control plane and kubelet stand-in (smoke)', function ()
       terminationMessagePolicy: 'FallbackToLogsOnError',
       volumeMounts: [{ name: 'storage', mountPath: '/qdrant/storage' }],
     });
+    // The startup check's invocation, writing its verdict to the (mapped) termination-message path.
+    const check = {
+      ...hook(['volume', '--check-only', '--storage', '/qdrant/storage', '--pod', '$(POD_NAME)', '--termination-message-path', '/dev/termination-log']),
+      env: [{ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }],
+    };
     const pods = [
       pod('hook-inspect', { ...storage, containers: [hook(['inspect', '--storage', '/qdrant/storage', '--output', 'json'])] }),
       pod('hook-usage', { ...storage, containers: [hook(['inspect'])] }),
+      pod('hook-check', { ...storage, containers: [check] }),
     ];
     await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], { input: pods.join('\n') });
-    const [inspect, usage] = await Promise.all([waitForPodDone(cluster, ns, 'hook-inspect'), waitForPodDone(cluster, ns, 'hook-usage')]);
+    const [inspect, usage, checked] = await Promise.all(['hook-inspect', 'hook-usage', 'hook-check'].map((n) => waitForPodDone(cluster, ns, n)));
 
     expect(inspect.status.phase).to.equal('Succeeded');
     expect(inspect.status.containerStatuses[0].state.terminated.exitCode).to.equal(0);
@@ -152,6 +158,11 @@ describe('e2e platform: control plane and kubelet stand-in (smoke)', function ()
     expect(t.exitCode).to.equal(2);
     expect(t.reason).to.equal('Error');
     expect(t.message).to.match(/storage/);
+
+    expect(checked.status.phase).to.equal('Succeeded');
+    const summary = JSON.parse(checked.status.containerStatuses[0].state.terminated.message);
+    expect(summary).to.include({ verdict: 'pass', classification: 'fresh' });
+    expect(summary.reason).to.match(/^hook-check \(/);
   });
 
   it('installs a StatefulSet with Helm 4: Ready replicas on distinct nodes, PVCs bound to folders that outlive pods', async () => {
