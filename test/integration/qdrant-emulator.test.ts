@@ -519,8 +519,10 @@ describe('Qdrant emulator (test double for Qdrant, reference/qdrant.md)', functi
       const dir = path.join(root, 'faulty');
       fs.mkdirSync(dir, { recursive: true });
       const ip = '127.2.250.21';
-      const p = run(['--host', ip, '--storage', path.join(dir, 'storage'), '--version', '1.13.5'], { QDRANT_EMULATOR_FAULT: 'not-ready' }, dir);
+      const initFile = path.join(dir, 'init', '.qdrant-initialized');
+      const p = run(['--host', ip, '--storage', path.join(dir, 'storage'), '--version', '1.13.5'], { QDRANT_EMULATOR_FAULT: 'not-ready', QDRANT_INIT_FILE_PATH: initFile }, dir);
       await waitUntil('listening', () => (p.out.some((l) => l.includes('listening on 6333')) ? undefined : p.out.join('\n')), { timeoutMs: 15_000 });
+      await waitUntil('the init file', () => (fs.existsSync(initFile) ? undefined : 'absent'));
       const r = await fetch(`http://${ip}:6333/readyz`);
       expect(r.status).to.equal(503);
       expect(p.out.some((l) => /^\S+Z  INFO qdrant: Distributed mode disabled$/.test(l))).to.equal(true);

@@ -8,7 +8,8 @@
  *
  * Environment, as the Qdrant container gets it: QDRANT__SERVICE__API_KEY, QDRANT__SERVICE__READ_ONLY_API_KEY,
  * QDRANT__CLUSTER__ENABLED, QDRANT__LOGGER__FORMAT=json, QDRANT__SERVICE__HTTP_PORT, QDRANT__CLUSTER__P2P__PORT,
- * QDRANT__STORAGE__STORAGE_PATH, QDRANT__STORAGE__SNAPSHOTS_PATH, QDRANT__CLUSTER__PEER_ID (1.15+), RUN_MODE;
+ * QDRANT__STORAGE__STORAGE_PATH, QDRANT__STORAGE__SNAPSHOTS_PATH, QDRANT__CLUSTER__PEER_ID (1.15+), RUN_MODE,
+ * QDRANT_INIT_FILE_PATH (touched once started);
  * plus the emulator's own:
  *   QDRANT_EMULATOR_RESOLVE_FILE        JSON {hostname: ip}, re-read when it changes (peer URIs)
  *   QDRANT_EMULATOR_FAULT               healthy | lag[:ms] | new-peer-id | metadata-loop | unreachable |
@@ -125,6 +126,17 @@ async function main(): Promise<void> {
   } catch (err) {
     log.error('qdrant', `Failed to start: ${(err as Error).message}`);
     process.exit(1);
+  }
+
+  // Qdrant touches QDRANT_INIT_FILE_PATH once it has started (the official chart points it at an emptyDir).
+  const initFile = env.QDRANT_INIT_FILE_PATH;
+  if (initFile) {
+    try {
+      fs.mkdirSync(path.dirname(initFile), { recursive: true });
+      fs.closeSync(fs.openSync(initFile, 'a'));
+    } catch (err) {
+      log.warn('qdrant', `Failed to create init file ${initFile}: ${(err as Error).message}`);
+    }
   }
 
   let stopping = false;
