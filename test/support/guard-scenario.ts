@@ -49,6 +49,8 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
     version,
     ...(o.apiKey ? { apiKey: o.apiKey } : {}),
     ...(o.peerIds ? { peerIds: o.peerIds } : {}),
+    // Large emulated clusters take a while to elect and replicate on 2 busy cores.
+    timeoutMs: 20_000 + peers * 2_000,
   });
   const kube = await startHarness({ double: { ...(o.rbac ? { rbac: o.rbac } : {}) }, api: { pollIntervalMs: 50 } });
   const hosts = qdrant.peers.map((p) => p.host);
