@@ -241,7 +241,7 @@ describe('e2e platform: control plane and kubelet stand-in (smoke)', function ()
     expect(previous.stderr).to.match(/previous terminated container "web" in pod "web-0" not found/);
   });
 
-  it('gives each pod a token of its own ServiceAccount, subject to RBAC', async () => {
+  it('gives each pod, the hook included, a token of its own ServiceAccount, subject to RBAC', async () => {
     const kubectl = path.resolve('.tools/bin/kubectl');
     const rbac = [
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'nobody' } },
@@ -269,10 +269,34 @@ describe('e2e platform: control plane and kubelet stand-in (smoke)', function ()
       ],
     });
     await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], { input: rbac.map((o) => JSON.stringify(o)).join('\n') });
+    // The hook itself, under a ServiceAccount without rights: its first API call is refused by RBAC (exit 3).
+    const hookVerify = {
+      serviceAccountName: 'nobody',
+      containers: [
+        {
+          name: 'guard',
+          image: HOOK_IMAGE,
+          command: ['qdrant-upgrade-guard'],
+          args: ['verify', '--namespace', ns, '--release', 'smoke', '--statefulset', 'web', '--target-version', '1.14.0'],
+          terminationMessagePolicy: 'FallbackToLogsOnError',
+        },
+      ],
+    };
     await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], {
-      input: [pod('as-nobody', lister('nobody')), pod('as-reader', lister('reader')), pod('no-token', lister('reader', { automountServiceAccountToken: false }))].join('\n'),
+      input: [
+        pod('as-nobody', lister('nobody')),
+        pod('as-reader', lister('reader')),
+        pod('no-token', lister('reader', { automountServiceAccountToken: false })),
+        pod('hook-as-nobody', hookVerify),
+      ].join('\n'),
     });
-    const [nobody, reader, noToken] = await Promise.all(['as-nobody', 'as-reader', 'no-token'].map((n) => waitForPodDone(cluster, ns, n)));
+    const [nobody, reader, noToken, hookNobody] = await Promise.all(
+      ['as-nobody', 'as-reader', 'no-token', 'hook-as-nobody'].map((n) => waitForPodDone(cluster, ns, n)),
+    );
+    const hookDenied = hookNobody.status.containerStatuses[0].state.terminated;
+    expect(hookDenied.exitCode, hookDenied.message).to.equal(3);
+    expect(hookDenied.message).to.contain(`system:serviceaccount:${ns}:nobody`);
+    expect(hookDenied.message).to.match(/permission denied/);
 
     const denied = nobody.status.containerStatuses[0].state.terminated;
     expect(denied.exitCode).to.equal(1);

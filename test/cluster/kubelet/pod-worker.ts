@@ -858,10 +858,12 @@ export class PodWorker {
     if (!this.statusLoop) this.statusLoop = this.statusWriter().finally(() => (this.statusLoop = undefined));
   }
 
+  /** Waits (at most 20s) until the newest status has been written. */
   private async flushStatus(): Promise<void> {
-    for (let i = 0; i < 100 && (this.statusLoop || this.statusDirty); i++) {
+    const deadline = Date.now() + 20_000;
+    while (!this.disposed && (this.statusLoop || this.statusDirty) && Date.now() < deadline) {
       if (!this.statusLoop && this.statusDirty) this.queueStatus();
-      await Promise.race([this.statusLoop, sleep(15_000)]);
+      await Promise.race([this.statusLoop, sleep(Math.max(0, deadline - Date.now()))]);
     }
   }
 
