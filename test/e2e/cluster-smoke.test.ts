@@ -10,7 +10,10 @@ import {
   ensureCluster,
   helm4Bin,
   hookBundle,
+  pvcFolder,
   releaseCluster,
+  resolvedNames,
+  setEnvOverrides,
   testNamespace,
   waitFor,
   waitForPodDone,
@@ -184,13 +187,16 @@ describe('e2e platform: control plane and kubelet stand-in (smoke)', function ()
       ['data-web-0', 'Bound'],
       ['data-web-1', 'Bound'],
     ]);
-    const pv = await cluster.kubectlJson(['get', 'pv', pvcs.find((c: any) => c.metadata.name === 'data-web-1').spec.volumeName]);
-    const folder: string = pv.spec.hostPath.path;
+    const folder = await pvcFolder(cluster, ns, 'data-web-1');
+    expect(folder).to.match(/\.cache\/cluster\/volumes[^/]*\/pvc-/);
+    // The stand-in publishes the StatefulSet pods' DNS names for the Qdrant emulator.
+    const web1 = pods.find((p: any) => p.metadata.name === 'web-1');
+    expect(resolvedNames()[`web-1.web-headless.${ns}.svc.cluster.local`]).to.equal(web1.status.podIP);
     expect(fs.readFileSync(path.join(folder, 'who'), 'utf8')).to.equal('web-1');
 
     // Delete the pod: the StatefulSet controller recreates it and it finds its volume again.
     fs.writeFileSync(path.join(folder, 'survivor'), 'kept');
-    const oldUid = pods.find((p: any) => p.metadata.name === 'web-1').metadata.uid;
+    const oldUid = web1.metadata.uid;
     await cluster.kubectlOk(['delete', 'pod', '-n', ns, 'web-1', '--wait=true', '--timeout=30s']);
     await waitFor(
       'web-1 to come back Ready',
@@ -239,6 +245,18 @@ describe('e2e platform: control plane and kubelet stand-in (smoke)', function ()
     const previous = await cluster.kubectl(['logs', '-n', ns, 'web-0', '--previous']);
     expect(previous.code).to.equal(1);
     expect(previous.stderr).to.match(/previous terminated container "web" in pod "web-0" not found/);
+  });
+
+  it('adds the env overrides of the stand-in to the next start of the named pod', async () => {
+    setEnvOverrides(ns, 'env-override', { SMOKE_FAULT: 'new-peer-id' });
+    try {
+      const spec = { containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', 'echo "fault=$SMOKE_FAULT"'] }] };
+      await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], { input: pod('env-override', spec) });
+      await waitForPodDone(cluster, ns, 'env-override');
+      expect(await cluster.kubectlOk(['logs', '-n', ns, 'env-override'])).to.equal('fault=new-peer-id\n');
+    } finally {
+      setEnvOverrides(ns, 'env-override', undefined);
+    }
   });
 
   it('gives each pod, the hook included, a token of its own ServiceAccount, subject to RBAC', async () => {

@@ -134,3 +134,30 @@ export function waitForPodDone(cluster: Cluster, ns: string, name: string, timeo
 export function testNamespace(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e4)}`;
 }
+
+/** The host folder behind a PVC (its bound PV's hostPath): scenarios edit volumes here, e.g. lose raft_state.json. */
+export async function pvcFolder(cluster: Cluster, ns: string, claim: string): Promise<string> {
+  const pvc = await cluster.kubectlJson(['get', 'pvc', '-n', ns, claim]);
+  if (pvc.status?.phase !== 'Bound') throw new Error(`pvc ${ns}/${claim} is ${pvc.status?.phase ?? 'not bound'}`);
+  const pv = await cluster.kubectlJson(['get', 'pv', pvc.spec.volumeName]);
+  return pv.spec.hostPath.path;
+}
+
+/**
+ * Sets (or with `undefined`, clears) extra environment variables for the containers of one pod, applied at their next
+ * start by the stand-in (test/cluster/README.md, env overrides), e.g. `{ QDRANT_EMULATOR_FAULT: 'new-peer-id' }`.
+ */
+export function setEnvOverrides(ns: string, pod: string, env: Record<string, string> | undefined): void {
+  const file = path.join(standinDir, 'env-overrides.json');
+  const all: Record<string, Record<string, string>> = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  if (env) all[`${ns}/${pod}`] = env;
+  else delete all[`${ns}/${pod}`];
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(all, null, 1));
+  fs.renameSync(tmp, file);
+}
+
+/** The stand-in's resolve file: pod DNS names -> pod IPs. */
+export function resolvedNames(): Record<string, string> {
+  return JSON.parse(fs.readFileSync(path.join(standinDir, 'resolve.json'), 'utf8'));
+}
