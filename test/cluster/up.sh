@@ -6,6 +6,7 @@
 # Env: CLUSTER_PORT_BASE (default 36400), CLUSTER_NODES (default node-a,node-b,node-c), CLUSTER_UP_TIMEOUT (s, 120).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+cd "$repo" # `node --import tsx` resolves tsx from the working dir
 take_lock
 start=$(date +%s)
 timeout=${CLUSTER_UP_TIMEOUT:-120}
