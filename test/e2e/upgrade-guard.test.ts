@@ -189,7 +189,7 @@ for (const helm of HELM_MAJORS) {
         : 'SSA: the next Helm 3 upgrade after the hook patched rollingUpdate.partition applies cleanly (client-side three-way merge)',
       STEP_MS,
       async () => {
-        const sts = await rel.statefulSetObject();
+        const sts = await rel.cluster.kubectlJson(['get', 'statefulset', '-n', rel.namespace, rel.statefulset, '--show-managed-fields']);
         const owners = (sts.metadata.managedFields ?? [])
           .filter((m: any) => JSON.stringify(m.fieldsV1 ?? {}).includes('"f:partition"'))
           .map((m: any) => `${m.manager} (${m.operation})`);

@@ -71,11 +71,14 @@ export async function collectDiagnostics(rel: GuardRelease, helmRuns = 3): Promi
   return parts.join('\n');
 }
 
+const NOT_RUN = 'not run:';
+
 /** Registers an afterEach that prints the diagnostics of `rel()` when a test of the enclosing describe failed. */
 export function dumpOnFailure(rel: () => GuardRelease | undefined): void {
   afterEach(async function (this: Context) {
     const r = rel();
     if (this.currentTest?.state !== 'failed' || !r) return;
+    if ((this.currentTest as { err?: Error }).err?.message.startsWith(NOT_RUN)) return; // dumped with the first failure
     this.timeout(90_000);
     process.stderr.write(`\n${await collectDiagnostics(r)}\n`);
   });
@@ -93,7 +96,7 @@ export class Walk {
     const walk = this;
     it(title, async function () {
       this.timeout(timeoutMs);
-      if (walk.broken) throw new Error(`not run: it starts from the state an earlier step leaves, and that step failed: "${walk.broken}"`);
+      if (walk.broken) throw new Error(`${NOT_RUN} it starts from the state an earlier step leaves, and that step failed: "${walk.broken}"`);
       try {
         await fn.call(this);
       } catch (err) {
