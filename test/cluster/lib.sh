@@ -1,24 +1,25 @@
 # Shared settings of the e2e cluster scripts (sourced by up.sh, down.sh, demo.sh). Everything binds to loopback.
-# Ports sit in an unusual range so a developer's own cluster (6443, 2379, 10250...) never collides; override the base
-# with CLUSTER_PORT_BASE to run a second copy.
+# Ports sit in an unusual range so a developer's own cluster (6443, 2379, 10250...) never collides, and below the
+# kernel's ephemeral range (32768-60999 by default; a busy cluster's outgoing connections would otherwise take a
+# listening port before it is bound). Override the base with CLUSTER_PORT_BASE (keep it below 32668) to run a second copy.
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cluster_dir="$repo/.cache/cluster"
 bin="$cluster_dir/bin"
-port_base=${CLUSTER_PORT_BASE:-36400}
+port_base=${CLUSTER_PORT_BASE:-26400}
 # A second copy (another CLUSTER_PORT_BASE) gets its own state folders and pod addresses 127.<octet>.x.y.
-if [ "$port_base" = 36400 ]; then suffix=""; pod_ip_octet=1; else suffix="-$port_base"; pod_ip_octet=$((2 + port_base / 100 % 250)); fi
+if [ "$port_base" = 26400 ]; then suffix=""; pod_ip_octet=1; else suffix="-$port_base"; pod_ip_octet=$((2 + port_base / 100 % 250)); fi
 run="$cluster_dir/run$suffix"
 pki="$run/pki"
 volumes="$cluster_dir/volumes$suffix"
 snapshots="$cluster_dir/snapshots$suffix"
 last_logs="$cluster_dir/last-run-logs$suffix"
 kubeconfig="$run/admin.kubeconfig"
-apiserver_port=$((port_base + 43))   # 36443
-etcd_port=$((port_base + 79))        # 36479
-etcd_peer_port=$((port_base + 80))   # 36480
-kcm_port=$((port_base + 57))         # 36457
-scheduler_port=$((port_base + 59))   # 36459
-kubelet_port_base=$((port_base + 50)) # 36450, 36451, 36452: one per node
+apiserver_port=$((port_base + 43))   # 26443
+etcd_port=$((port_base + 79))        # 26479
+etcd_peer_port=$((port_base + 80))   # 26480
+kcm_port=$((port_base + 57))         # 26457
+scheduler_port=$((port_base + 59))   # 26459
+kubelet_port_base=$((port_base + 50)) # 26450, 26451, 26452: one per node
 nodes=${CLUSTER_NODES:-node-a,node-b,node-c}
 
 # Control-plane processes in start order; down.sh stops them in reverse.

@@ -3,7 +3,7 @@
 # kubelet stand-in (test/cluster/kubelet, nodes node-a/b/c running pods as local processes). Everything on loopback.
 # Idempotent: when the cluster already answers, prints the kubeconfig and exits 0; a half-started leftover is torn
 # down first. Prints the admin kubeconfig path on stdout (last line); progress goes to stderr.
-# Env: CLUSTER_PORT_BASE (default 36400), CLUSTER_NODES (default node-a,node-b,node-c), CLUSTER_UP_TIMEOUT (s, 120).
+# Env: CLUSTER_PORT_BASE (default 26400, below the ephemeral port range), CLUSTER_NODES (default node-a,node-b,node-c), CLUSTER_UP_TIMEOUT (s, 120).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$repo" # `node --import tsx` resolves tsx from the working dir
@@ -78,6 +78,12 @@ spawn() {
   echo $! >"$run/$name.pid"
 }
 
+for p in "$etcd_port" "$etcd_peer_port" "$apiserver_port" "$kcm_port" "$scheduler_port" \
+  $(seq "$kubelet_port_base" $((kubelet_port_base + $(tr ',' '\n' <<<"$nodes" | wc -l) - 1))); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    die "port 127.0.0.1:$p is in use (another cluster? run down.sh, or pick another CLUSTER_PORT_BASE)"
+  fi
+done
 mkdir -p "$run" "$pki" "$volumes"
 
 # --- PKI: one CA signs every serving and client certificate; a separate key pair signs service-account tokens. ---

@@ -20,7 +20,7 @@ const { values: a } = parseArgs({
   options: {
     kubeconfig: { type: 'string' },
     nodes: { type: 'string', default: 'node-a,node-b,node-c' },
-    'kubelet-port-base': { type: 'string', default: '36450' },
+    'kubelet-port-base': { type: 'string', default: '26450' },
     'serving-cert': { type: 'string' },
     'serving-key': { type: 'string' },
     'client-ca': { type: 'string' },

@@ -15,7 +15,7 @@ export const helm4Bin = path.join(repoRoot, '.tools/bin/helm4');
 export const helm3Bin = path.join(repoRoot, '.tools/bin/helm3');
 export const hookBundle = path.join(repoRoot, 'dist/qdrant-upgrade-guard.mjs');
 // test/cluster/lib.sh: a copy on another CLUSTER_PORT_BASE keeps its state in folders suffixed with the base.
-const suffix = process.env.CLUSTER_PORT_BASE && process.env.CLUSTER_PORT_BASE !== '36400' ? `-${process.env.CLUSTER_PORT_BASE}` : '';
+const suffix = process.env.CLUSTER_PORT_BASE && process.env.CLUSTER_PORT_BASE !== '26400' ? `-${process.env.CLUSTER_PORT_BASE}` : '';
 /** Where the stand-in keeps its state; `resolve.json` and `env-overrides.json` live here. */
 export const standinDir = path.join(repoRoot, `.cache/cluster/run${suffix}/standin`);
 export const volumesDir = path.join(repoRoot, `.cache/cluster/volumes${suffix}`);
