@@ -6,7 +6,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 mod="$repo/test/cluster/build"
-bin="$repo/.cache/cluster/bin"
+bin=${CLUSTER_BIN_DIR:-"$repo/.cache/cluster/bin"} # override only to test this script
 
 k8s_version=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$mod/go.mod")
 [ -n "$k8s_version" ] || { echo "build.sh: cannot read the pinned k8s.io/kubernetes version from $mod/go.mod" >&2; exit 2; }

@@ -11,7 +11,7 @@ export class PodManager {
 
   constructor(
     private readonly api: Api,
-    private readonly nodes: Map<string, Omit<WorkerDeps, 'node'> & { node: WorkerDeps['node'] }>,
+    private readonly nodes: Map<string, WorkerDeps>,
     private readonly log: Logger,
   ) {}
 
