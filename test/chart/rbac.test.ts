@@ -34,6 +34,7 @@ const postUpgrade = (staged: boolean): Rule[] => [
 const TEST: Rule[] = [
   { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'list'] },
   { apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list'] },
+  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
 ];
 
 describe('chart: hook RBAC', () => {
