@@ -2,7 +2,9 @@
  * One round of looking at the Qdrant StatefulSet after an upgrade, shared by post-upgrade and verify:
  * the pods, what Qdrant says on each, the #6229 signature in their logs, and the convergence verdict.
  */
-import type { Check } from '../report.js';
+import { check, type Check } from '../report.js';
+import type { GuardError } from '../errors.js';
+import { CHECK_IDS } from '../policy/check-ids.js';
 import { assessConvergence } from '../policy/convergence.js';
 import { LogLoopDetector, findingsToChecks, splitLogText } from '../policy/log-loop.js';
 import { parseRecord, type GuardRecord } from '../policy/record.js';
@@ -50,9 +52,18 @@ export async function scanPodLogs(
 ): Promise<Check[]> {
   const perPod = await Promise.all(
     pods.map(async (pod) => {
-      const text = await deps.kube
-        .podLogs(pod.name, { container: QDRANT_CONTAINER, limitBytes: LOG_LIMIT_BYTES, ...(sinceTime ? { sinceTime } : {}) })
-        .catch(() => '');
+      let text: string;
+      try {
+        text = await deps.kube.podLogs(pod.name, { container: QDRANT_CONTAINER, limitBytes: LOG_LIMIT_BYTES, ...(sinceTime ? { sinceTime } : {}) });
+      } catch (err) {
+        // Not being able to read the log is no verdict on the peer, but the reader must know the loop
+        // detector was blind (a 403 names the missing pods/log right).
+        const e = err as GuardError;
+        return [
+          check(CHECK_IDS.peerLogLoop, 'skip', `pod/${pod.name}`, `could not read the qdrant container's log: ${e.message}`,
+            'the log read for the #6229 signature', e.remedy ?? ''),
+        ];
+      }
       if (!text) return [];
       const recorded = pod.ordinal === null ? undefined : record?.peers[String(pod.ordinal)];
       const detector = new LogLoopDetector({
