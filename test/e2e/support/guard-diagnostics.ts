@@ -29,7 +29,8 @@ export async function collectDiagnostics(rel: GuardRelease, helmRuns = 3): Promi
   };
   const parts: string[] = [`===== diagnostics: release ${rel.release} (${rel.helm}) in namespace ${ns} =====`];
   for (const h of rel.history.slice(-helmRuns)) {
-    parts.push(`--- ${rel.helm} ${h.args.join(' ')}\nexit ${h.code} after ${h.seconds.toFixed(1)} s\n${tail(h.output.trim(), 6000)}\n`);
+    const values = h.values ? `values: ${JSON.stringify(h.values)}\n` : '';
+    parts.push(`--- ${rel.helm} ${h.args.join(' ')}\n${values}exit ${h.code} after ${h.seconds.toFixed(1)} s\n${tail(h.output.trim(), 6000)}\n`);
   }
   parts.push(await section('objects', () => k(['get', 'statefulset,pods,jobs,pvc,configmap', '-n', ns, '-o', 'wide'])));
   parts.push(
@@ -92,7 +93,6 @@ export class Walk {
   private broken: string | undefined;
 
   step(title: string, timeoutMs: number, fn: (this: Context) => Promise<void>, opts: { readOnly?: boolean } = {}): void {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const walk = this;
     it(title, async function () {
       this.timeout(timeoutMs);

@@ -60,6 +60,8 @@ export interface HelmRun extends RunResult {
   seconds: number;
   /** stdout and stderr together (Helm 4 prints hook logs and errors on stderr). */
   output: string;
+  /** The values file's content (-f), for diagnostics. */
+  values?: Values;
 }
 
 export interface QdrantPod {
@@ -117,24 +119,28 @@ export class GuardRelease {
     return this.helm === 'helm3' ? ['--wait'] : ['--wait=watcher'];
   }
 
-  async helmRun(what: string, args: string[], timeoutSeconds = HELM_TIMEOUT_SECONDS): Promise<HelmRun> {
+  async helmRun(what: string, args: string[], timeoutSeconds = HELM_TIMEOUT_SECONDS, values?: Values): Promise<HelmRun> {
     const started = Date.now();
     const r = await this.cluster.helm(this.bin, args, { timeoutMs: (timeoutSeconds + 60) * 1000 });
-    const entry: HelmRun = { ...r, what, args, seconds: (Date.now() - started) / 1000, output: `${r.stdout}\n${r.stderr}` };
+    const entry: HelmRun = { ...r, what, args, seconds: (Date.now() - started) / 1000, output: `${r.stdout}\n${r.stderr}`, ...(values ? { values } : {}) };
     this.history.push(entry);
     return entry;
   }
 
-  private valuesFile(values: Values): string {
+  /** Runs helm with the values in a temporary file (`-f`), removed afterwards. */
+  private async withValues(what: string, values: Values, args: (file: string) => string[]): Promise<HelmRun> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'guard-e2e-values-'));
     const file = path.join(dir, 'values.yaml');
     fs.writeFileSync(file, JSON.stringify(values, null, 1)); // JSON is YAML
-    return file;
+    try {
+      return await this.helmRun(what, args(file), HELM_TIMEOUT_SECONDS, values);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   async install(values: Values, opts: { wait?: boolean } = {}): Promise<HelmRun> {
-    const file = this.valuesFile(values);
-    return this.helmRun('install', [
+    return this.withValues('install', values, (file) => [
       'install', this.release, chartDir, '--namespace', this.namespace, '--create-namespace', '-f', file,
       '--timeout', `${HELM_TIMEOUT_SECONDS}s`, ...(opts.wait === false ? [] : this.waitArgs()),
     ]);
@@ -146,9 +152,8 @@ export class GuardRelease {
    * (the SSA scenario checks that case on its own, without the flag).
    */
   async upgrade(values: Values, opts: { wait?: boolean; forceConflicts?: boolean } = {}): Promise<HelmRun> {
-    const file = this.valuesFile(values);
     const force = opts.forceConflicts ?? this.helm === 'helm4';
-    return this.helmRun('upgrade', [
+    return this.withValues('upgrade', values, (file) => [
       'upgrade', this.release, chartDir, '--namespace', this.namespace, '-f', file, '--timeout', `${HELM_TIMEOUT_SECONDS}s`,
       ...(opts.wait ? this.waitArgs() : []), ...(force ? ['--force-conflicts'] : []),
     ]);
