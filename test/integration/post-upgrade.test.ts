@@ -5,33 +5,15 @@
  * 9 versions not converged by the deadline, 11 single-peer 1.13.x stale self-metadata (passes).
  */
 import { expect } from 'chai';
-import { runPreUpgrade, type PreUpgradeOptions } from '../../hook/commands/pre-upgrade.js';
-import { runPostUpgrade, type PostUpgradeOptions } from '../../hook/commands/post-upgrade.js';
+import { runPreUpgrade } from '../../hook/commands/pre-upgrade.js';
+import { runPostUpgrade } from '../../hook/commands/post-upgrade.js';
 import { runVerify } from '../../hook/commands/verify.js';
 import { parseRecord } from '../../hook/policy/record.js';
-import { startScenario, type Scenario } from '../support/guard-scenario.js';
+import { postUpgradeOptions, preUpgradeOptions, startScenario, type Scenario } from '../support/guard-scenario.js';
 import type { Report } from '../../hook/report.js';
 
-const pre = (over: Partial<PreUpgradeOptions> = {}): PreUpgradeOptions => ({
-  release: 'qdrant',
-  statefulset: 'qdrant',
-  targetVersion: '1.13.5',
-  workerImage: 'ghcr.io/qdrant-upgrade-guard/qdrant-upgrade-guard:0.1.0',
-  allowVersionSkip: false,
-  allowDegraded: false,
-  timeoutSeconds: 60,
-  archiveLocation: 'storage',
-  keep: 5,
-  ...over,
-});
-const post = (over: Partial<PostUpgradeOptions> = {}): PostUpgradeOptions => ({
-  release: 'qdrant',
-  statefulset: 'qdrant',
-  targetVersion: '1.13.5',
-  timeoutSeconds: 30,
-  onFailure: 'fail',
-  ...over,
-});
+const pre = preUpgradeOptions;
+const post = postUpgradeOptions;
 const failed = (r: Report) => r.checks.filter((c) => c.status === 'fail');
 const ids = (r: Report) => failed(r).map((c) => c.id);
 
@@ -106,6 +88,7 @@ describe('post-upgrade and verify (API double + Qdrant emulator)', function () {
     const report = await runPostUpgrade(post({ timeoutSeconds: 3 }), s.deps);
     expect(report.verdict).to.equal('fail');
     const stuck = failed(report).find((c) => c.id === 'rollout.complete')!;
+    expect(stuck, JSON.stringify(failed(report), null, 1)).to.not.equal(undefined);
     expect(stuck.subject).to.contain('qdrant-2');
     expect(stuck.observed).to.match(/readyz|503|some shards are not ready/);
   });

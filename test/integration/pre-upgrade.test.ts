@@ -10,22 +10,10 @@ import path from 'node:path';
 import { runPreUpgrade, type PreUpgradeOptions } from '../../hook/commands/pre-upgrade.js';
 import { parseRecord } from '../../hook/policy/record.js';
 import { GuardError } from '../../hook/errors.js';
-import { startScenario, type Scenario } from '../support/guard-scenario.js';
+import { preUpgradeOptions, startScenario, type Scenario } from '../support/guard-scenario.js';
 import type { Report } from '../../hook/report.js';
 
-const base = (over: Partial<PreUpgradeOptions> = {}): PreUpgradeOptions => ({
-  release: 'qdrant',
-  statefulset: 'qdrant',
-  targetVersion: '1.13.5',
-  workerImage: 'ghcr.io/qdrant-upgrade-guard/qdrant-upgrade-guard:0.1.0',
-  allowVersionSkip: false,
-  allowDegraded: false,
-  timeoutSeconds: 60,
-  archiveLocation: 'storage',
-  keep: 5,
-  revision: 2,
-  ...over,
-});
+const base = (over: Partial<PreUpgradeOptions> = {}) => preUpgradeOptions({ revision: 2, ...over });
 
 const failed = (r: Report) => r.checks.filter((c) => c.status === 'fail');
 const events = (s: Scenario) => s.kube.double.list('events').map((e) => ({ reason: e['reason'], type: e['type'], message: e['message'] }));

@@ -3,32 +3,13 @@
  * partition patches (rollingController), and the Qdrant emulator (test doubles, real HTTP).
  */
 import { expect } from 'chai';
-import { runPreUpgrade, type PreUpgradeOptions } from '../../hook/commands/pre-upgrade.js';
+import { runPreUpgrade } from '../../hook/commands/pre-upgrade.js';
 import { runPostUpgrade, type PostUpgradeOptions } from '../../hook/commands/post-upgrade.js';
 import { parseRecord } from '../../hook/policy/record.js';
-import { startScenario, type Scenario } from '../support/guard-scenario.js';
+import { postUpgradeOptions, preUpgradeOptions, startScenario, type Scenario } from '../support/guard-scenario.js';
 
-const pre: PreUpgradeOptions = {
-  release: 'qdrant',
-  statefulset: 'qdrant',
-  targetVersion: '1.13.5',
-  workerImage: 'ghcr.io/qdrant-upgrade-guard/qdrant-upgrade-guard:0.1.0',
-  allowVersionSkip: false,
-  allowDegraded: false,
-  timeoutSeconds: 60,
-  archiveLocation: 'storage',
-  keep: 5,
-};
-const post = (over: Partial<PostUpgradeOptions> = {}): PostUpgradeOptions => ({
-  release: 'qdrant',
-  statefulset: 'qdrant',
-  targetVersion: '1.13.5',
-  timeoutSeconds: 60,
-  onFailure: 'fail',
-  staged: true,
-  perPeerSeconds: 20,
-  ...over,
-});
+const pre = preUpgradeOptions();
+const post = (over: Partial<PostUpgradeOptions> = {}) => postUpgradeOptions({ timeoutSeconds: 60, staged: true, perPeerSeconds: 20, ...over });
 
 interface PodView {
   uid: string;

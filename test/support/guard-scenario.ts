@@ -10,7 +10,30 @@ import type { DoubleOptions } from './kube-api-double/index.js';
 import { HttpQdrantApi } from '../../hook/qdrant/http-api.js';
 import { runVolume, terminationSummary } from '../../hook/commands/volume.js';
 import type { ClusterDeps } from '../../hook/commands/cluster.js';
+import type { PreUpgradeOptions } from '../../hook/commands/pre-upgrade.js';
+import type { PostUpgradeOptions } from '../../hook/commands/post-upgrade.js';
 import type { Clock } from '../../hook/runtime/clock.js';
+
+/** pre-upgrade as the chart runs it for release `qdrant`, 1.13.4 -> 1.13.5; override what a test varies. */
+export function preUpgradeOptions(over: Partial<PreUpgradeOptions> = {}): PreUpgradeOptions {
+  return {
+    release: 'qdrant',
+    statefulset: 'qdrant',
+    targetVersion: '1.13.5',
+    workerImage: 'ghcr.io/qdrant-upgrade-guard/qdrant-upgrade-guard:0.1.0',
+    allowVersionSkip: false,
+    allowDegraded: false,
+    timeoutSeconds: 60,
+    archiveLocation: 'storage',
+    keep: 5,
+    ...over,
+  };
+}
+
+/** post-upgrade as the chart runs it for release `qdrant` going to 1.13.5. */
+export function postUpgradeOptions(over: Partial<PostUpgradeOptions> = {}): PostUpgradeOptions {
+  return { release: 'qdrant', statefulset: 'qdrant', targetVersion: '1.13.5', timeoutSeconds: 30, onFailure: 'fail', ...over };
+}
 
 export interface ScenarioOptions {
   peers?: number;
@@ -105,11 +128,12 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
   const shipped = qdrant.peers.map(() => 0);
   const shipLogs = () => {
     qdrant.peers.forEach((peer, i) => {
-      const lines = peer.logLines({ sinceLastStart: true });
-      if (lines.length > shipped[i]!) {
-        kube.double.appendPodLog(`qdrant-${i}`, lines.slice(shipped[i]).join('\n'), { container: 'qdrant' });
-        shipped[i] = lines.length;
+      const records = peer.logs({ sinceLastStart: true });
+      // Each line keeps the time Qdrant wrote it, as the kubelet's log files do: sinceTime filters on it.
+      for (const r of records.slice(shipped[i])) {
+        kube.double.appendPodLog(`qdrant-${i}`, r.line, { container: 'qdrant', time: Date.parse(r.timestamp) });
       }
+      shipped[i] = records.length;
     });
   };
   const logTimer = setInterval(shipLogs, 50);
