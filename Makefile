@@ -55,7 +55,7 @@ demo: $(NODE_STAMP) bundle
 demo-cluster: install bundle cluster-build
 	test/cluster/demo.sh
 
-bench: $(NODE_STAMP) bundle
+bench: install bundle cluster-build
 	bench/run.sh
 
 readme: $(NODE_STAMP)

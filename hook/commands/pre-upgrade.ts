@@ -269,6 +269,16 @@ function workerCheck(result: WorkerResult, pvc: PvcSnapshot, pod: string): { che
         'a JSON verdict in the termination message', 'Read the worker log (kubectl logs) and fix what it says; then retry the upgrade.'),
     };
   }
+  if (summary.verdict !== 'pass' && (summary.classification === 'initialized' || summary.classification === 'fresh')) {
+    // The volume is sound; the worker refused for the version change it was told about, which the
+    // coordinator reports once as version.policy. Saying "volume refused" here would send people to the wrong fix.
+    return {
+      check: check(VOLUME_STATE_CHECK_ID, 'pass', subject,
+        `${summary.classification}${summary.peerId ? `, peer ${summary.peerId} term ${summary.term ?? '?'} commit ${summary.commit ?? '?'}` : ''}; not archived because the version change was refused (see version.policy)`,
+        'a valid raft state, or a fresh volume'),
+      summary,
+    };
+  }
   if (summary.verdict === 'pass') {
     const what = summary.classification === 'fresh'
       ? 'fresh volume, nothing to archive'

@@ -81,6 +81,9 @@ export async function runStagedRollout(opts: PostUpgradeOptions, deps: ClusterDe
     switch (decision.action) {
       case 'done': {
         const final = await waitForConvergence(opts, deps, ctx);
+        // Every peer runs the new revision: hand the partition back, so the next Helm 4 upgrade can apply the
+        // chart's partition without a field-manager conflict (a stopped rollout keeps it, on purpose).
+        if (sts.partition === 0) await kube.releaseStatefulSetPartition(sts.name);
         return [
           check(CHECK_IDS.rolloutStaged, 'pass', `statefulset/${sts.name}`, `all ${sts.replicas} peer(s) updated one at a time and verified`, 'every peer verified before the next'),
           ...peerChecks,

@@ -32,6 +32,7 @@ import {
   type KubeApiOptions,
   type ObjectRef,
   type PodSnapshot,
+  type StatefulSetSnapshot,
   type VolumeSnapshotResult,
 } from './types.js';
 import { runWorkerLoop, type WorkerPodOps } from './workers.js';
@@ -40,6 +41,8 @@ const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceac
 const SNAPSHOT_GROUP = 'snapshot.storage.k8s.io';
 /** The component name Events carry; `kubectl get events` shows it as the source. */
 export const REPORTING_COMPONENT = 'qdrant-upgrade-guard';
+/** Field manager of every server-side apply the hooks make. */
+export const FIELD_MANAGER = 'qdrant-upgrade-guard';
 const LOG_LIMIT_BYTES = 4 * 1024 * 1024;
 
 /** Namespace precedence: flag, in-cluster service-account file, kubeconfig context, "default". */
@@ -390,17 +393,41 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
     },
 
     async patchStatefulSetPartition(name, partition) {
-      const body = { spec: { updateStrategy: { rollingUpdate: { partition } } } };
-      const sts = await call(
-        { verb: 'patch', resource: 'statefulsets', group: 'apps', what: `set the rollout partition of StatefulSet ${name} to ${partition}` },
-        () => apps.patchNamespacedStatefulSet({ name, namespace, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)),
-        { 404: stsNotFound(name) },
-      );
-      return toStatefulSetSnapshot(sts);
+      return applyPartition(name, partition, `set the rollout partition of StatefulSet ${name} to ${partition}`);
+    },
+
+    async releaseStatefulSetPartition(name) {
+      return applyPartition(name, undefined, `hand the rollout partition of StatefulSet ${name} back to Helm`);
     },
 
     requestCount: () => requests,
   };
+
+  /**
+   * The partition is written with server-side apply under our own field manager, forced: Helm 4 applies the
+   * chart's partition server-side too, and a merge patch would leave the field owned by an Update manager that
+   * Helm's next apply conflicts with ("conflict with node-fetch ... rollingUpdate.partition"). Applying an
+   * intent without the field (partition undefined) gives it up again: the API defaults it to 0, which restarts
+   * nothing once every pod runs the update revision, and the next `helm upgrade` owns it alone.
+   */
+  async function applyPartition(name: string, partition: number | undefined, what: string): Promise<StatefulSetSnapshot> {
+    const body = {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name, namespace },
+      ...(partition === undefined ? {} : { spec: { updateStrategy: { rollingUpdate: { partition } } } }),
+    };
+    const sts = await call(
+      { verb: 'patch', resource: 'statefulsets', group: 'apps', what },
+      () =>
+        apps.patchNamespacedStatefulSet(
+          { name, namespace, body, fieldManager: FIELD_MANAGER, force: true },
+          setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+        ),
+      { 404: stsNotFound(name) },
+    );
+    return toStatefulSetSnapshot(sts);
+  }
 
   async function getVolumeSnapshot(name: string): Promise<VolumeSnapshotObject | undefined> {
     return call(

@@ -231,8 +231,16 @@ export interface KubeApi {
     options: { container?: string; sinceTime?: string; previous?: boolean; tailLines?: number; limitBytes?: number },
   ): Promise<string>;
 
-  /** Sets spec.updateStrategy.rollingUpdate.partition (merge patch); returns the updated StatefulSet. */
+  /**
+   * Sets spec.updateStrategy.rollingUpdate.partition by server-side apply (field manager
+   * `qdrant-upgrade-guard`, forced); returns the updated StatefulSet.
+   */
   patchStatefulSetPartition(name: string, partition: number): Promise<StatefulSetSnapshot>;
+  /**
+   * Gives the partition field up after a completed staged rollout (an apply without it), so Helm 4's next
+   * server-side apply of the chart's partition meets no other owner. The API defaults the field to 0.
+   */
+  releaseStatefulSetPartition(name: string): Promise<StatefulSetSnapshot>;
 
   /** API requests sent so far, retries included (benchmarks: pre-upgrade ≤ 4 + 3 per peer). */
   requestCount(): number;

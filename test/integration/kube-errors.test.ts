@@ -178,9 +178,13 @@ describe('kube adapter: what an SRE reads when the API says no, or does not answ
       expect(h.double.requestsTo('PATCH', stsPath)).to.have.length(1);
     });
 
-    it('sends the merge-patch content type (client-node 1.x defaults to JSON patch)', async () => {
+    it('sends a forced server-side apply under its own field manager (client-node 1.x defaults to JSON patch)', async () => {
       await h.api.patchStatefulSetPartition('qdrant', 0);
-      expect(h.double.requestsTo('PATCH', stsPath).map((r) => r.status)).to.deep.equal([200]);
+      const [req] = h.double.requestsTo('PATCH', stsPath);
+      expect(req!.status).to.equal(200);
+      const q = new URLSearchParams(req!.query);
+      expect(q.get('fieldManager')).to.equal('qdrant-upgrade-guard');
+      expect(q.get('force')).to.equal('true');
     });
 
     it('rejects a kubeconfig whose token the server does not accept, without retrying', async () => {

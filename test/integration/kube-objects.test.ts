@@ -190,7 +190,17 @@ describe('kube adapter: snapshots, the record, events, logs and the rollout part
     });
   });
 
-  it('lowers the rollout partition with a merge patch and hands the change to the controller', async () => {
+  it('gives the partition back after a staged rollout, so the next Helm 4 server-side apply meets no other owner', async () => {
+    h.double.mutate('statefulsets', 'qdrant', (s) => (s['spec'].updateStrategy.rollingUpdate.partition = 3));
+    await h.api.patchStatefulSetPartition('qdrant', 0);
+    expect(h.double.partitionOwner('qdrant')).to.equal('qdrant-upgrade-guard');
+    const sts = await h.api.releaseStatefulSetPartition('qdrant');
+    expect(sts.partition).to.equal(0);
+    expect(h.double.partitionOwner('qdrant')).to.equal(undefined);
+    expect(h.double.get('statefulsets', 'qdrant')!['spec'].updateStrategy.rollingUpdate.partition).to.equal(undefined);
+  });
+
+  it('lowers the rollout partition by server-side apply and hands the change to the controller', async () => {
     const changes: unknown[] = [];
     h.double.onPartitionChange = (c) => void changes.push(c);
     h.double.mutate('statefulsets', 'qdrant', (s) => (s['spec'].updateStrategy.rollingUpdate.partition = 3));

@@ -91,6 +91,9 @@ describe('pre-upgrade (API double + Qdrant emulator)', function () {
     expect(report.verdict).to.equal('refuse');
     const v = failed(report).find((c) => c.id === 'version.policy')!;
     expect(v.remedy).to.contain('1.13.4 -> 1.14.x -> 1.15.0');
+    // The volume itself is sound: only the version is refused, so nobody goes restoring a good state.
+    expect(failed(report).map((c) => c.id)).to.deep.equal(['version.policy']);
+    expect(report.checks.find((c) => c.id === 'volume.state')!.observed).to.match(/initialized.*version change was refused/);
     const allowed = await runPreUpgrade(base({ targetVersion: '1.15.0', allowVersionSkip: true }), s.deps);
     expect(allowed.verdict).to.equal('pass');
     expect(allowed.checks.find((c) => c.id === 'version.policy')!.status).to.equal('warn');

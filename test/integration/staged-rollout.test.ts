@@ -57,10 +57,12 @@ describe('staged rollout (API double + Qdrant emulator)', function () {
     expect(order).to.deep.equal([2, 1, 0]);
     expect(Object.values(pods(s)).map((p) => p.image)).to.deep.equal(Array(3).fill('qdrant/qdrant:v1.13.5'));
     expect(record(s).stagedRollout).to.deep.equal({ step: 0, status: 'done' });
+    // The partition is given back once every peer is verified: Helm 4's next apply owns it alone.
+    expect(s.kube.double.partitionOwner('qdrant')).to.equal(undefined);
     // One progress line per step at least: partition moves and verifications are visible.
     for (const o of [2, 1, 0]) expect(s.progress.some((l) => l.includes(`verifying qdrant-${o}`))).to.equal(true, `progress for qdrant-${o}`);
     const patches = s.kube.double.requestsTo('PATCH', /statefulsets\/qdrant$/).length;
-    expect(patches).to.equal(3);
+    expect(patches).to.equal(4); // partition 2, 1, 0, then released
   });
 
   it('stops after ordinal 2 comes back looping: ordinals 0 and 1 never restart, and --resume completes after a fix', async () => {
@@ -85,6 +87,7 @@ describe('staged rollout (API double + Qdrant emulator)', function () {
     expect(staged.remedy).to.contain('--resume');
     expect(staged.remedy).to.match(/raft-qdrant-2-1\.13\.4-to-1\.13\.5-/);
     expect(report.checks.some((c) => c.status === 'fail' && c.subject.includes('qdrant-2') && /6229/.test(c.observed))).to.equal(true);
+    expect(s.kube.double.partitionOwner('qdrant')).to.equal('qdrant-upgrade-guard'); // kept while stopped
     const stopped = record(s).stagedRollout!;
     expect(stopped.status).to.equal('stopped');
     expect(stopped.failedOrdinal).to.equal(2);

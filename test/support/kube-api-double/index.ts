@@ -417,7 +417,7 @@ export class KubeApiDouble {
       return this.store.get(key.resource, namespace, created['metadata'].name)!;
     }
     if (method === 'PUT' && name) return this.store.replace(key, namespace, name, parseJson(body), { status: sub === 'status' });
-    if (method === 'PATCH' && name) return this.patch(key, namespace, name, body, contentType);
+    if (method === 'PATCH' && name) return this.patch(key, namespace, name, body, contentType, q);
     if (method === 'DELETE' && name) {
       const deleted = this.store.delete(key, namespace, name);
       return {
@@ -428,8 +428,35 @@ export class KubeApiDouble {
     throw new ApiError(405, statusBody(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
   }
 
-  private patch(key: ResourceKey, namespace: string, name: string, body: string, contentType: string): KObj {
+  /**
+   * Server-side apply, emulated for the one field the hooks apply: rollingUpdate.partition of a StatefulSet.
+   * A manager's apply sets the field and owns it; its later apply without the field removes it (the API then
+   * defaults it to 0), as field ownership does. Other fields of the body are merged. Conflicts are not emulated.
+   */
+  readonly partitionOwners = new Map<string, string>();
+
+  /** The field manager that owns rollingUpdate.partition of a StatefulSet in the double's namespace, if any. */
+  partitionOwner(statefulSet: string): string | undefined {
+    return this.partitionOwners.get(`${this.namespace}/${statefulSet}`);
+  }
+
+  private patch(key: ResourceKey, namespace: string, name: string, body: string, contentType: string, q: URLSearchParams): KObj {
     const type = contentType.split(';')[0]!.trim();
+    if (type === 'application/apply-patch+yaml' && key.resource === 'statefulsets') {
+      const manager = q.get('fieldManager');
+      if (!manager) throw new ApiError(422, statusBody(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'));
+      const intent = parseJson(body) as KObj;
+      const partition = intent['spec']?.updateStrategy?.rollingUpdate?.partition;
+      const ownerKey = `${namespace}/${name}`;
+      let merge: KObj = { spec: intent['spec'] ?? {} };
+      if (partition === undefined && this.partitionOwners.get(ownerKey) === manager) {
+        this.partitionOwners.delete(ownerKey);
+        merge = { spec: { ...(intent['spec'] ?? {}), updateStrategy: { rollingUpdate: { partition: null } } } };
+      } else if (partition !== undefined) {
+        this.partitionOwners.set(ownerKey, manager);
+      }
+      return this.patch(key, namespace, name, JSON.stringify(merge), 'application/merge-patch+json', new URLSearchParams());
+    }
     if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
       throw new ApiError(
         415,
