@@ -104,6 +104,23 @@ Usage: {{ if eq (include "qdrant.upgradeGuard.staged" .) "true" }}
 {{- end }}
 
 {{/*
+qdrant.upgradeGuard.stagedPartition: the partition a staged upgrade renders. Normally replicaCount, so the new
+revision restarts no existing pod. When the live StatefulSet (lookup) has fewer replicas, i.e. the upgrade also
+scales up, the partition is the live count: the new ordinals then start once, on the new revision, instead of
+starting on the old one and being restarted by the rollout. Without cluster access (helm template) lookup finds
+nothing and replicaCount is used.
+Usage: partition: {{ include "qdrant.upgradeGuard.stagedPartition" . }}
+*/}}
+{{- define "qdrant.upgradeGuard.stagedPartition" -}}
+{{- $live := lookup "apps/v1" "StatefulSet" .Release.Namespace (include "qdrant.fullname" .) }}
+{{- $replicas := int .Values.replicaCount }}
+{{- if and $live $live.spec (hasKey $live.spec "replicas") }}
+{{- $replicas = min $replicas (int $live.spec.replicas) }}
+{{- end }}
+{{- $replicas }}
+{{- end }}
+
+{{/*
 qdrant.upgradeGuard.preUpgradeDeadline: activeDeadlineSeconds of the pre-upgrade Job: the CLI's own timeout plus
 30 s, so the CLI reports a timeout verdict itself before Kubernetes kills the Job. Helm's --timeout must be above
 it (the default 5m is, for the default 240 s).
