@@ -54,6 +54,29 @@ describe('pre-upgrade (API double + Qdrant emulator)', function () {
     expect(parseRecord(text).peers['0']!.peerId).to.equal('11532566549086892528');
   });
 
+  it('takes a CSI VolumeSnapshot of every storage PVC when a class is set, and records each snapshot name', async () => {
+    s = await startScenario({ peers: 3 });
+    const report = await runPreUpgrade(base({ volumeSnapshotClass: 'csi-snapshots' }), s.deps);
+    expect(report.verdict).to.equal('pass');
+    const snaps = report.checks.filter((c) => c.id === 'volume.snapshot');
+    expect(snaps.map((c) => c.status)).to.deep.equal(['pass', 'pass', 'pass']);
+    const stored = s.kube.double.list('volumesnapshots');
+    expect(stored.map((v) => v['spec'].source.persistentVolumeClaimName).sort()).to.deep.equal([0, 1, 2].map((i) => `qdrant-storage-qdrant-${i}`));
+    expect(stored.every((v) => v['spec'].volumeSnapshotClassName === 'csi-snapshots')).to.equal(true);
+    const record = parseRecord(s.kube.double.get('configmaps', 'qdrant-upgrade-guard')!['data']['record.json']);
+    for (const i of [0, 1, 2]) expect(record.peers[String(i)]!.volumeSnapshot).to.match(new RegExp(`^qdrant-storage-qdrant-${i}-pre-upgrade-`));
+  });
+
+  it('refuses when a VolumeSnapshot fails, naming the class and the snapshot to describe', async () => {
+    s = await startScenario({ peers: 1 });
+    s.kube.double.onVolumeSnapshotCreated = () => ({ error: 'the CSI driver has no snapshot support' });
+    const report = await runPreUpgrade(base({ volumeSnapshotClass: 'csi-snapshots' }), s.deps);
+    expect(report.verdict).to.equal('refuse');
+    const f = failed(report).find((c) => c.id === 'volume.snapshot')!;
+    expect(f.observed).to.contain('the CSI driver has no snapshot support');
+    expect(f.remedy).to.contain('csi-snapshots');
+  });
+
   it('1. refuses when raft_state.json was deleted on one used volume, before anything changes, and says which archive to restore', async () => {
     s = await startScenario({ peers: 3 });
     // A first guarded run leaves an archive on every volume, as the previous upgrade would have.
