@@ -66,9 +66,15 @@ export async function scanPodLogs(
       }
       if (!text) return [];
       const recorded = pod.ordinal === null ? undefined : record?.peers[String(pod.ordinal)];
+      // "Initializing new raft state" is the incident only in a container started after the record said the
+      // volume held a state; a pod that has not restarted since still shows its first start on a fresh volume.
+      // startTime has 1 s resolution in the API: compare at that resolution.
+      const startedAfterRecord = Boolean(
+        record && pod.startTime && Date.parse(pod.startTime) >= Math.floor(Date.parse(record.createdAt) / 1000) * 1000,
+      );
       const detector = new LogLoopDetector({
         pod: pod.name,
-        recordedInitialized: recorded?.classification === 'initialized',
+        recordedInitialized: recorded?.classification === 'initialized' && startedAfterRecord,
         ...(recorded?.peerId ? { recordedPeerId: recorded.peerId } : {}),
         ...(recorded?.archive ? { archive: recorded.archive } : {}),
         ...(record ? { statefulset: record.statefulset } : {}),

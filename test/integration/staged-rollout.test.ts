@@ -104,8 +104,8 @@ describe('staged rollout (API double + Qdrant emulator)', function () {
     await s.qdrant.peers[2]!.stop();
     const restored = await runRestore({ archive: `${s.qdrant.peers[2]!.storageDir}/.upgrade-guard/${archive}`, storage: s.qdrant.peers[2]!.storageDir, allowPeerChange: true });
     expect(restored.verdict).to.equal('pass');
-    await s.qdrant.restartPeer(2, { version: '1.13.5' });
-    s.kube.double.mutate('pods', 'qdrant-2', (p) => (p['metadata'].uid = `${p['metadata'].uid}-restarted`));
+    // Scaled back up: a new qdrant-2 pod (new uid, new log) on the new revision, starting from the restored state.
+    await s.kube.double.rollOut('qdrant', { ordinals: [2], onRestart: () => s.restartPeer(2, { version: '1.13.5' }) });
 
     const resumed = await runPostUpgrade(post({ resume: true }), s.deps);
     expect(resumed.checks.filter((c) => c.status === 'fail'), JSON.stringify(resumed.checks.filter((c) => c.status === 'fail'))).to.deep.equal([]);

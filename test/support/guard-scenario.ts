@@ -4,7 +4,7 @@
  * the way a cluster is: the StatefulSet's pods carry the emulator peers' IPs, worker pods run the real
  * `volume` command on the peer's storage folder, and a rollout restarts the emulated peers.
  */
-import { startEmulatorCluster, type EmulatorCluster, type FaultMode } from './qdrant-emulator/index.js';
+import { startEmulatorCluster, type EmulatorCluster, type FaultMode, type RestartOptions } from './qdrant-emulator/index.js';
 import { startHarness, type Harness } from './kube-api-double/harness.js';
 import type { DoubleOptions } from './kube-api-double/index.js';
 import { HttpQdrantApi } from '../../hook/qdrant/http-api.js';
@@ -59,6 +59,8 @@ export interface Scenario {
   workers: string[];
   /** What `helm upgrade` does to the StatefulSet: new image, new update revision. */
   applyUpgrade(version: string, revision?: string): void;
+  /** Restarts one emulated peer; its pod's log (as the kubelet serves it) starts again from the new lifetime. */
+  restartPeer(ordinal: number, options?: RestartOptions): Promise<void>;
   /** The StatefulSet controller rolling every pod (highest first), restarting its emulated peer. */
   rollOutAll(options?: { fault?: (ordinal: number) => FaultMode | undefined; deleteState?: (ordinal: number) => boolean }): Promise<void>;
   close(): Promise<void>;
@@ -89,6 +91,11 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
     podIPs: hosts,
     ...(o.pvcOrdinals ? { pvcOrdinals: o.pvcOrdinals } : {}),
   });
+  // The release was installed a while ago: its pods started long before any upgrade record.
+  const installedAt = new Date(Date.now() - 3600_000).toISOString();
+  for (const pod of kube.double.list('pods')) {
+    kube.double.mutate('pods', pod['metadata'].name, (p) => (p['status'].startTime = installedAt));
+  }
   const workers: string[] = [];
   kube.double.onPodCreated = async (pod) => {
     const args: string[] = pod['spec'].containers[0].args;
@@ -146,6 +153,10 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
     applyUpgrade(v, revision = `qdrant-${v.replace(/\./g, '')}`) {
       upgradeVersion = v;
       kube.double.applyUpgrade('qdrant', { image: `qdrant/qdrant:v${v}`, revision });
+    },
+    async restartPeer(ordinal, options = {}) {
+      shipped[ordinal] = 0;
+      await qdrant.restartPeer(ordinal, options);
     },
     async rollOutAll(opts = {}) {
       const ordinals = qdrant.peers.map((_, i) => i).reverse();
