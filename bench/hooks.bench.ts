@@ -27,7 +27,8 @@ const preOptions = {
 };
 
 async function preUpgrade(peers: number, instantWorkers: boolean): Promise<{ ms: number; requests: number; verdict: string }> {
-  const s = await startScenario({ peers, instantWorkers });
+  // The production poll interval (1 s): what a hook Job does, request for request.
+  const s = await startScenario({ peers, instantWorkers, pollIntervalMs: 1000, realClock: true });
   try {
     const before = s.kube.api.requestCount();
     const t0 = performance.now();
@@ -39,12 +40,17 @@ async function preUpgrade(peers: number, instantWorkers: boolean): Promise<{ ms:
 }
 
 async function convergenceToVerdict(): Promise<number> {
-  const s = await startScenario({ peers: 3 });
+  const s = await startScenario({ peers: 3, pollIntervalMs: 1000, realClock: true });
   try {
     await runPreUpgrade(preOptions, s.deps);
     s.applyUpgrade('1.13.5');
     let convergedAt = 0;
-    const roll = s.rollOutAll().then(() => s.qdrant.waitForConvergence()).then(() => (convergedAt = performance.now()));
+    // Converged: the last pod is replaced and ready, and the emulated peers agree (checked in-process every
+    // 10 ms, so the mark is within 10 ms of the real moment; the hook sees it only through its 1 s polls).
+    const roll = s.rollOutAll().then(async () => {
+      while (s.qdrant.divergence() !== undefined) await new Promise((r) => setTimeout(r, 10));
+      convergedAt = performance.now();
+    });
     const report = await runPostUpgrade({ release: 'qdrant', statefulset: 'qdrant', targetVersion: '1.13.5', timeoutSeconds: 60, onFailure: 'fail' }, s.deps);
     const doneAt = performance.now();
     await roll;
@@ -56,16 +62,19 @@ async function convergenceToVerdict(): Promise<number> {
 }
 
 async function loopToFailure(): Promise<number> {
-  const s = await startScenario({ peers: 3 });
+  const s = await startScenario({ peers: 3, pollIntervalMs: 1000, realClock: true });
   try {
     await runPreUpgrade(preOptions, s.deps);
     s.applyUpgrade('1.13.5');
     const post = runPostUpgrade({ release: 'qdrant', statefulset: 'qdrant', targetVersion: '1.13.5', timeoutSeconds: 120, onFailure: 'fail' }, s.deps);
     await s.rollOutAll({ deleteState: (o) => o === 2 });
-    const firstLoopLine = performance.now(); // the peer starts replaying as soon as it is up
     const report = await post;
+    const failedAt = Date.now();
     if (report.verdict !== 'fail') throw new Error('expected a failure');
-    return performance.now() - firstLoopLine;
+    // The first "Replaced metadata" line of the peer that lost its state, by the timestamp Qdrant wrote on it.
+    const first = s.qdrant.peers[2]!.logs({ sinceLastStart: true }).find((r) => r.message.startsWith('Replaced metadata of peer'));
+    if (!first) throw new Error('the emulator logged no loop line');
+    return failedAt - Date.parse(first.timestamp);
   } finally {
     await s.close();
   }
@@ -88,7 +97,12 @@ async function main(): Promise<void> {
     console.log(`  ${large.peers} peers / ${small.peers} peers time: ${(large.ms / small.ms).toFixed(2)}x (target <= 2x)`);
   }
   console.log('post-upgrade');
-  console.log(`  convergence -> verdict: ${(await convergenceToVerdict()).toFixed(0)} ms (target < 2000 ms)`);
+  const samples: number[] = [];
+  for (let i = 0; i < 3; i++) samples.push(await convergenceToVerdict());
+  samples.sort((a, b) => a - b);
+  console.log(
+    `  convergence -> verdict, 3 runs at the production 1 s poll: median ${samples[1]!.toFixed(0)} ms, max ${samples[2]!.toFixed(0)} ms (target < 2000 ms)`,
+  );
   console.log(`  first loop line -> failure: ${(await loopToFailure()).toFixed(0)} ms (target < 30000 ms)`);
   console.log(`  poll interval: ${POLL_MS} ms per resource (target: no resource more than once a second)`);
 }

@@ -12,7 +12,7 @@ import { runVolume, terminationSummary } from '../../hook/commands/volume.js';
 import type { ClusterDeps } from '../../hook/commands/cluster.js';
 import type { PreUpgradeOptions } from '../../hook/commands/pre-upgrade.js';
 import type { PostUpgradeOptions } from '../../hook/commands/post-upgrade.js';
-import type { Clock } from '../../hook/runtime/clock.js';
+import { systemClock, type Clock } from '../../hook/runtime/clock.js';
 
 /** pre-upgrade as the chart runs it for release `qdrant`, 1.13.4 -> 1.13.5; override what a test varies. */
 export function preUpgradeOptions(over: Partial<PreUpgradeOptions> = {}): PreUpgradeOptions {
@@ -47,6 +47,10 @@ export interface ScenarioOptions {
   peerIds?: string[];
   /** Benchmarks: workers answer at once with the peer's id, without archiving (isolates the coordinator's cost). */
   instantWorkers?: boolean;
+  /** Worker-pod poll interval of the kube adapter: tests use 50 ms; production (and benchmarks) 1000 ms. */
+  pollIntervalMs?: number;
+  /** Benchmarks: real sleeps everywhere (tests shorten them), so waits cost what they cost in a hook Job. */
+  realClock?: boolean;
 }
 
 export interface Scenario {
@@ -81,7 +85,7 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
     timeoutMs: 20_000 + peers * 2_000,
     ...(peers > 10 ? { timing: { electionTimeoutMs: 10_000, requestTimeoutMs: 5_000 } } : {}),
   });
-  const kube = await startHarness({ double: { ...(o.rbac ? { rbac: o.rbac } : {}) }, api: { pollIntervalMs: 50 } });
+  const kube = await startHarness({ double: { ...(o.rbac ? { rbac: o.rbac } : {}) }, api: { pollIntervalMs: o.pollIntervalMs ?? 50 }, ...(o.realClock ? { realClock: true } : {}) });
   const hosts = qdrant.peers.map((p) => p.host);
   kube.double.seedQdrantStatefulSet({
     name: 'qdrant',
@@ -127,7 +131,7 @@ export async function startScenario(o: ScenarioOptions = {}): Promise<Scenario> 
   const deps: ClusterDeps = {
     kube: kube.api,
     qdrant: new HttpQdrantApi({ timeoutMs: 2000, ...(o.apiKey ? { apiKey: o.apiKey } : {}) }),
-    clock: fastClock(),
+    clock: o.realClock ? systemClock : fastClock(),
     progress: { say: (m) => progress.push(m) },
   };
   let upgradeVersion = version;
