@@ -13,6 +13,7 @@ import { stringify } from 'lossless-json';
 import type { EmulatedPeer } from './peer.js';
 import { readBody } from './peer.js';
 import { versionAtLeast } from './version.js';
+import { collectionConfig } from './storage.js';
 
 type Json = unknown;
 
@@ -174,28 +175,7 @@ function collectionInfo(peer: EmulatedPeer, name: string): Json {
     indexed_vectors_count: 0,
     points_count: 0,
     segments_count: 0,
-    config: {
-      params: {
-        vectors: c.vectors,
-        shard_number: c.shardNumber,
-        replication_factor: c.replicationFactor === 0 ? Math.max(1, peer.voters.length) : c.replicationFactor,
-        write_consistency_factor: 1,
-        on_disk_payload: true,
-      },
-      hnsw_config: { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false },
-      optimizer_config: {
-        deleted_threshold: 0.2,
-        vacuum_min_vector_number: 1000,
-        default_segment_number: 0,
-        max_segment_size: null,
-        memmap_threshold: null,
-        indexing_threshold: 20000,
-        flush_interval_sec: 5,
-        max_optimization_threads: null,
-      },
-      wal_config: { wal_capacity_mb: 32, wal_segments_ahead: 0 },
-      quantization_config: null,
-    },
+    config: collectionConfig(c, peer.voters.length),
     payload_schema: {},
   };
 }

@@ -22,10 +22,12 @@ export function collectionsDir(storageDir: string): string {
   return path.join(storageDir, 'collections');
 }
 
-export function writeCollectionConfig(storageDir: string, c: CollectionState, peersNow: number): void {
-  const dir = path.join(collectionsDir(storageDir), c.name);
-  fs.mkdirSync(dir, { recursive: true });
-  const config = {
+/**
+ * A collection's config as Qdrant reports it (GET /collections/{name} `result.config`) and keeps it in
+ * `collections/<name>/config.json`: one shape for both, so the two never drift apart.
+ */
+export function collectionConfig(c: CollectionState, peersNow: number) {
+  return {
     params: {
       vectors: c.vectors,
       shard_number: c.shardNumber,
@@ -46,6 +48,14 @@ export function writeCollectionConfig(storageDir: string, c: CollectionState, pe
     },
     wal_config: { wal_capacity_mb: 32, wal_segments_ahead: 0 },
     quantization_config: null,
+  };
+}
+
+export function writeCollectionConfig(storageDir: string, c: CollectionState, peersNow: number): void {
+  const dir = path.join(collectionsDir(storageDir), c.name);
+  fs.mkdirSync(dir, { recursive: true });
+  const config = {
+    ...collectionConfig(c, peersNow),
     // Emulator-only: keeps "one replica per peer" across restarts; Qdrant ignores unknown keys.
     emulator_replicate_to_all: c.replicationFactor === 0,
   };
