@@ -93,15 +93,19 @@ export interface ClusterLook {
   convergence: Check[];
 }
 
-/** Observes every pod and judges convergence to `targetVersion` against the record. */
+/**
+ * Observes every pod and judges convergence to `targetVersion` against the record. A caller that has just read
+ * the StatefulSet (and its pods) passes them in, so one round asks the API for each only once.
+ */
 export async function lookAtCluster(
   deps: ClusterDeps,
   statefulset: string,
   targetVersion: string,
   record: GuardRecord | undefined,
+  known: { sts?: StatefulSetSnapshot; pods?: PodSnapshot[] } = {},
 ): Promise<ClusterLook> {
-  const sts = await deps.kube.getStatefulSet(statefulset);
-  const pods = podsOf(sts, await deps.kube.listPods(sts.selector));
+  const sts = known.sts ?? (await deps.kube.getStatefulSet(statefulset));
+  const pods = known.pods ?? podsOf(sts, await deps.kube.listPods(sts.selector));
   const observations = await observePods(deps.qdrant, pods);
   const identities = recordedIdentities(record);
   const convergence = assessConvergence({

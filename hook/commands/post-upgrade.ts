@@ -10,7 +10,7 @@ import { parseVersion } from '../policy/version.js';
 import { assessRollout } from '../policy/rollout.js';
 import { CHECK_IDS } from '../policy/check-ids.js';
 import { parseRecord, serializeRecord, type GuardRecord } from '../policy/record.js';
-import { guardLabels, recordName, type ClusterDeps, type ClusterTarget } from './cluster.js';
+import { guardLabels, podsOf, recordName, type ClusterDeps, type ClusterTarget } from './cluster.js';
 import { lookAtCluster, readGuardRecord, rolloutSnapshot, scanPodLogs, type ClusterLook } from './observe-cluster.js';
 
 export interface PostUpgradeOptions extends ClusterTarget {
@@ -61,13 +61,13 @@ export async function waitForRollout(opts: ClusterTarget, deps: ClusterDeps, ctx
   const waitStart = deps.clock.now();
   for (;;) {
     const sts = await deps.kube.getStatefulSet(opts.statefulset);
-    const pods = (await deps.kube.listPods(sts.selector)).filter((p) => p.ordinal !== null && p.name === `${sts.name}-${p.ordinal}`);
+    const pods = podsOf(sts, await deps.kube.listPods(sts.selector));
     const logChecks = await scanPodLogs(deps, pods, ctx.record, ctx.sinceTime);
     const logFailures = logChecks.filter((c) => c.status === 'fail');
     if (logFailures.length > 0) {
       // Fail fast, with the identity each pod answers under now: other checks would only reflect the
       // rollout still in flight, but a peer id that changed is the fact the on-call person needs next.
-      const look = await lookAtCluster(deps, opts.statefulset, ctx.target, ctx.record).catch(() => undefined);
+      const look = await lookAtCluster(deps, opts.statefulset, ctx.target, ctx.record, { sts, pods }).catch(() => undefined);
       const identity = look?.convergence.filter((c) => c.id === CHECK_IDS.peerIdentity) ?? [];
       return [...logChecks, ...identity];
     }

@@ -7,13 +7,14 @@
 import { parse as parseLossless } from 'lossless-json';
 import { check, verdictOf, type Check, type Report } from '../report.js';
 import { GuardError } from '../errors.js';
-import { decideVersionChange, parseVersion } from '../policy/version.js';
+import { VERSION_CHECK_ID, decideVersionChange, parseVersion } from '../policy/version.js';
 import { assessClusterHealth } from '../policy/cluster-health.js';
 import { CHECK_IDS } from '../policy/check-ids.js';
 import { VOLUME_STATE_CHECK_ID } from '../policy/volume-verdict.js';
 import { serializeRecord, RECORD_CLASSIFICATIONS, type GuardRecord, type RecordPeer, type RecordClassification } from '../policy/record.js';
 import { type PodSnapshot, type PvcSnapshot, type StatefulSetSnapshot, type WorkerPodSpec, type WorkerResult } from '../kube/types.js';
 import type { TerminationSummary } from './volume.js';
+import type { PeerObservation } from '../qdrant/types.js';
 import {
   STORAGE_CLAIM,
   SNAPSHOTS_CLAIM,
@@ -90,7 +91,7 @@ export async function runPreUpgrade(opts: PreUpgradeOptions, deps: ClusterDeps):
   if (fromVersions.length === 0 && fallbackVersion) fromVersions.push(fallbackVersion);
   if (fromVersions.length === 0) {
     checks.push(
-      check('version.policy', 'fail', stsSubject, `no running version known: no pod answered and the image ${sts.qdrantImage} has no version tag`,
+      check(VERSION_CHECK_ID, 'fail', stsSubject, `no running version known: no pod answered and the image ${sts.qdrantImage} has no version tag`,
         'the version Qdrant runs now', 'Start the pods, or upgrade from an image whose tag is a version.'),
     );
   }
@@ -317,7 +318,7 @@ function parseSummary(text: string | undefined): TerminationSummary | undefined 
   }
 }
 
-function observedPeerId(observations: { endpoint: { ordinal: number }; cluster?: { status: string; peerId?: string } }[], ordinal: number): string | undefined {
+function observedPeerId(observations: PeerObservation[], ordinal: number): string | undefined {
   const c = observations.find((o) => o.endpoint.ordinal === ordinal)?.cluster;
   return c && c.status === 'enabled' ? c.peerId : undefined;
 }

@@ -135,7 +135,7 @@ export async function runStagedRollout(opts: PostUpgradeOptions, deps: ClusterDe
       }
       case 'verify-peer': {
         const pod = pods.find((p) => p.ordinal === decision.ordinal)!;
-        const look = await lookAtCluster(deps, opts.statefulset, ctx.target, ctx.record);
+        const look = await lookAtCluster(deps, opts.statefulset, ctx.target, ctx.record, { sts, pods });
         const mine = look.convergence.filter(
           (c) => (c.subject === pod.name && c.id !== CHECK_IDS.peerMetadata) || CONSENSUS_IDS.has(c.id),
         );

@@ -27,7 +27,7 @@ export async function runVerify(opts: VerifyOptions, deps: ClusterDeps): Promise
   }
   const target = parseVersion(raw, 'target version').version;
   // A record of an older upgrade still names the right peer ids: identities do not change between upgrades.
-  const look = await lookAtCluster(deps, opts.statefulset, target, record);
+  const look = await lookAtCluster(deps, opts.statefulset, target, record, { sts });
   const logs = await scanPodLogs(deps, look.pods, record);
   return finish('verify', opts, deps, { target, record, checks: [...look.convergence, ...logs], started });
 }
