@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const storage = await fs.mkdtemp(path.join(os.tmpdir(), 'qug-bench-cold-'));
   try {
     await fs.copyFile(
-      path.resolve(repoRoot, '../shared/fixtures/raft-state/constructed/v1.13.4_cluster-3peer_qdrant-0.json'),
+      path.resolve(repoRoot, 'test/fixtures/raft-state/constructed/v1.13.4_cluster-3peer_qdrant-0.json'),
       path.join(storage, 'raft_state.json'),
     );
     const node0 = () => wall(process.execPath, ['-e', '0']);

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
     const storage = path.join(work, 'storage');
     await fs.mkdir(path.join(storage, 'collections_meta_wal'), { recursive: true });
     await fs.copyFile(
-      path.resolve(repoRoot, '../shared/fixtures/raft-state/constructed/v1.13.4_cluster-3peer_qdrant-0.json'),
+      path.resolve(repoRoot, 'test/fixtures/raft-state/constructed/v1.13.4_cluster-3peer_qdrant-0.json'),
       path.join(storage, 'raft_state.json'),
     );
     for (const i of [1, 2]) await fs.writeFile(path.join(storage, 'collections_meta_wal', `open-${i}`), segment(i));

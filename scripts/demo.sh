@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The per-volume guard in two minutes, with the bundled CLI and no cluster:
-#   a healthy Qdrant volume (3-peer cluster state from ../shared/fixtures, a WAL, a collection) is archived,
+#   a healthy Qdrant volume (3-peer cluster state from test/fixtures, a WAL, a collection) is archived,
 #   a copy is sabotaged the way qdrant/qdrant#6229's deploy pipeline did it (raft_state.json deleted,
 #   collections_meta_wal/ left), the guard refuses it with a remedy, the archive is restored, the check passes.
 # Every step's exit code is checked, so this also works as a smoke test. Usage: scripts/demo.sh (or make demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-fixtures=$(cd "$repo/../shared/fixtures/raft-state/constructed" && pwd)
+fixtures=$(cd "$repo/test/fixtures/raft-state/constructed" && pwd)
 cli="$repo/dist/qdrant-upgrade-guard.mjs"
 [ -x "$cli" ] || node scripts/bundle.mjs >/dev/null
 

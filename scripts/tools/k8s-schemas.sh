@@ -2,7 +2,7 @@
 # Produces the JSON schemas kubeconform validates the chart's rendered manifests against, offline:
 #   - Kubernetes kinds from the OpenAPI spec inside the k8s.io/kubernetes Go module (same version as the e2e
 #     control plane that test/cluster builds, so both share one module download);
-#   - the VolumeSnapshot CRDs from ../shared/fixtures/crds;
+#   - the VolumeSnapshot CRDs from test/fixtures/crds;
 #   - the ServiceMonitor CRD from the prometheus-operator Go module (example/prometheus-operator-crd/).
 # Output: .cache/k8s-schemas/ (see scripts/tools/k8s-schemas.mjs for the layout). Idempotent: skips when the stamp
 # for these versions exists. Needs go (module proxy) and node with node_modules installed (the yaml package).
@@ -24,8 +24,8 @@ mod_dir() { # module@version -> its directory in the module cache
 }
 k8s=$(mod_dir "k8s.io/kubernetes@v$K8S_VERSION")
 promop=$(mod_dir "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION")
-crds=../shared/fixtures/crds
-[ -d "$crds" ] || { echo "missing $crds (CI lays shared/ beside the clone)" >&2; exit 1; }
+crds=test/fixtures/crds
+[ -d "$crds" ] || { echo "missing $crds (the VolumeSnapshot CRDs the repository carries)" >&2; exit 1; }
 rm -rf "$out"
 node scripts/tools/k8s-schemas.mjs \
   --swagger "$k8s/api/openapi-spec/swagger.json" --k8s-version "$K8S_VERSION" --out "$out" \

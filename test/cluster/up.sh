@@ -44,8 +44,8 @@ for b in etcd kube-apiserver kube-controller-manager kube-scheduler; do
 done
 command -v openssl >/dev/null || die "openssl missing (scripts/tools/system.sh installs it)"
 [ -f "$repo/node_modules/tsx/package.json" ] || die "node_modules missing: run \`npm ci\`"
-crds="$repo/../shared/fixtures/crds"
-[ -d "$crds" ] || die "$crds missing (the VolumeSnapshot CRDs come from ../shared/fixtures/crds)"
+crds="$repo/test/fixtures/crds"
+[ -d "$crds" ] || die "$crds missing (the VolumeSnapshot CRDs come from test/fixtures/crds)"
 
 # wait_for WHAT CMD...: retries CMD until it succeeds or the up deadline passes; names the log to read on failure.
 # A component that exits while we wait fails the start at once, with the end of its log.

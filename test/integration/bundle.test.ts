@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const bundle = path.join(repoRoot, 'dist', 'qdrant-upgrade-guard.mjs');
-const fixture = (f: string) => path.resolve(repoRoot, '../shared/fixtures/raft-state/constructed', f);
+const fixture = (f: string) => path.resolve(repoRoot, 'test/fixtures/raft-state/constructed', f);
 
 describe('the bundle runs alone from an empty folder', function () {
   this.timeout(60_000);

@@ -11,7 +11,7 @@ import { startHarness, type Harness } from '../support/kube-api-double/harness.j
 import type { KObj } from '../support/kube-api-double/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const fixtures = path.resolve(repoRoot, '../shared/fixtures/raft-state/constructed');
+const fixtures = path.resolve(repoRoot, 'test/fixtures/raft-state/constructed');
 
 function workerSpecs(sts: StatefulSetSnapshot, ordinals: number[], extra: Partial<WorkerPodSpec> = {}): WorkerPodSpec[] {
   return ordinals.map((i) => ({

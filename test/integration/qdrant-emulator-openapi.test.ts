@@ -11,7 +11,7 @@ import { loadSpec, validate, validateBody, responseSchema, type OpenApiSpec } fr
 import { parse } from 'lossless-json';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const specDir = path.resolve(repoRoot, '../shared/fixtures/qdrant-openapi');
+const specDir = path.resolve(repoRoot, 'test/fixtures/qdrant-openapi');
 const FAST = { pollMs: 50, electionTimeoutMs: 300 };
 
 async function body(url: string, route: string): Promise<string> {
@@ -40,7 +40,7 @@ describe('Qdrant emulator responses match the OpenAPI specs (reference/qdrant.md
     });
     it('accepts the public Qdrant collection cluster response of issue #1662 and the u64 ids of PR #631', async () => {
       const fs = await import('node:fs');
-      const pub = path.resolve(repoRoot, '../shared/fixtures/raft-state/public');
+      const pub = path.resolve(repoRoot, 'test/fixtures/raft-state/public');
       const c = fs.readFileSync(path.join(pub, 'issue-1662_v1.4.1_get-collection-cluster-response.json'), 'utf8');
       expect(validateBody(spec, '/collections/{collection_name}/cluster', c)).to.deep.equal([]);
       const raft = (parse(fs.readFileSync(path.join(pub, 'pr-631_v0.8-dev_get-cluster-response_bigint-peer-ids.json'), 'utf8')) as { result: { raft_info: unknown } }).result.raft_info;

@@ -20,7 +20,7 @@ import {
 } from '../support/qdrant-emulator/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const fixtures = path.resolve(repoRoot, '../shared/fixtures/raft-state');
+const fixtures = path.resolve(repoRoot, 'test/fixtures/raft-state');
 const FAST = { pollMs: 50, electionTimeoutMs: 300 };
 const LOOP_LINE = /Replaced metadata of peer (\d+) from (PeerMetadata \{.*\}) to (PeerMetadata \{.*\})$/;
 

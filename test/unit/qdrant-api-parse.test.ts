@@ -1,5 +1,5 @@
 /**
- * hook/qdrant/parse.ts on public Qdrant responses (../shared/fixtures/raft-state/public): u64 ids
+ * hook/qdrant/parse.ts on public Qdrant responses (test/fixtures/raft-state/public): u64 ids
  * stay exact decimal strings (reference/qdrant.md §2), shapes follow §3.
  */
 import fs from 'node:fs';
@@ -17,7 +17,7 @@ import {
 } from '../../hook/qdrant/parse.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const pub = path.resolve(repoRoot, '../shared/fixtures/raft-state/public');
+const pub = path.resolve(repoRoot, 'test/fixtures/raft-state/public');
 const result = (file: string): unknown => (parseLossless(fs.readFileSync(path.join(pub, file), 'utf8')) as { result: unknown }).result;
 
 describe('Qdrant response parsing (hook/qdrant/parse.ts)', () => {

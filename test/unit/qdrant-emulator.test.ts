@@ -18,7 +18,7 @@ import { Wal } from '../support/qdrant-emulator/wal.js';
 import { parseDefaultCollection, parseTiming } from '../support/qdrant-emulator/main-args.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const fixtureDir = path.resolve(repoRoot, '../shared/fixtures/raft-state');
+const fixtureDir = path.resolve(repoRoot, 'test/fixtures/raft-state');
 
 function tmp(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'qdrant-emulator-unit-'));

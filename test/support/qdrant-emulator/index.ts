@@ -1,7 +1,7 @@
 /**
  * Qdrant emulator: a TEST DOUBLE standing in for Qdrant in integration and e2e tests (no Qdrant
  * binary can run here). It follows /work/shared/reference/qdrant.md (cited as §N) and the OpenAPI
- * specs in ../shared/fixtures/qdrant-openapi/ (1.13.5, 1.19.0) for every field it serves.
+ * specs in test/fixtures/qdrant-openapi/ (1.13.5, 1.19.0) for every field it serves.
  *
  * What it does emulate:
  * - storage (§1, §2): `raft_state.json` parsed losslessly and rewritten atomically (`.atomicwriteXXXX/`

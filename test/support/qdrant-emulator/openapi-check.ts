@@ -1,6 +1,6 @@
 /**
  * A small OpenAPI 3.0 schema walker, enough to check the emulator's responses against Qdrant's
- * published specs (../shared/fixtures/qdrant-openapi/). Values must be parsed with lossless-json so
+ * published specs (test/fixtures/qdrant-openapi/). Values must be parsed with lossless-json so
  * integers and floats stay distinguishable. Stricter than OpenAPI on one point: an object property
  * the schema does not declare is reported (the emulator must not invent field names).
  */

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { Header } from 'tar';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const fixturesDir = path.resolve(repoRoot, '../shared/fixtures/raft-state');
+export const fixturesDir = path.resolve(repoRoot, 'test/fixtures/raft-state');
 
 export function fixture(rel: string): string {
   return path.join(fixturesDir, rel);

@@ -20,7 +20,7 @@ import type { Check } from '../../../hook/report.js';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 /** The line as reported in qdrant/qdrant#6229 (1.13.4 -> 1.13.5), without a timestamp. */
 const ISSUE_LINE = readFileSync(
-  path.resolve(repoRoot, '../shared/fixtures/raft-state/public/issue-6229_v1.13.4-to-v1.13.5_replaced-metadata-logline.txt'),
+  path.resolve(repoRoot, 'test/fixtures/raft-state/public/issue-6229_v1.13.4-to-v1.13.5_replaced-metadata-logline.txt'),
   'utf8',
 ).trim();
 
