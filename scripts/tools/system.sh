@@ -2,7 +2,7 @@
 # Debian packages the tests need. Idempotent: installs only what is missing.
 set -euo pipefail
 need=()
-for pkg in openssl unzip; do
+for pkg in openssl unzip xz-utils; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
