@@ -226,7 +226,13 @@ export function writeRaftState(storageDir: string, s: RaftStateFile, version: st
 }
 
 /** Peer ids since 1.2: `rand % 2^53 + 1` (reference/qdrant.md §2). */
-export function mintPeerId(): U64 {
+export function mintPeerId(random?: () => number): U64 {
+  if (random) {
+    // A simulation's seeded source: 2^53 values from two draws, so ids repeat with the seed.
+    const hi = BigInt(Math.floor(random() * 2 ** 21));
+    const lo = BigInt(Math.floor(random() * 2 ** 32));
+    return (((hi << 32n) | lo) + 1n).toString();
+  }
   const bytes = new BigUint64Array(1);
   globalThis.crypto.getRandomValues(bytes);
   return ((bytes[0]! % 2n ** 53n) + 1n).toString();

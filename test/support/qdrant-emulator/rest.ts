@@ -11,7 +11,7 @@
 import type http from 'node:http';
 import { stringify } from 'lossless-json';
 import type { EmulatedPeer } from './peer.js';
-import { readBody } from './peer.js';
+import { readBody } from './peer-http.js';
 import { versionAtLeast } from './version.js';
 import { collectionConfig } from './storage.js';
 
