@@ -2,14 +2,17 @@
  * The one result type of every command (DESIGN.md "Commands and their contract").
  * A check result is data; an exception means "could not check" (see errors.ts).
  * The JSON form is versioned; the text form is rendered from the same object.
+ * Each field says one thing: the summary is one line, `observed` the facts, `remedy` the steps.
  */
+import { GuardError } from './errors.js';
+import { CHECK_CATALOGUE, isCheckId, runbookOf, type CheckId } from './policy/check-ids.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
 export type Verdict = 'pass' | 'refuse' | 'fail';
 
 export interface Check {
-  /** Stable id from a fixed set, e.g. "volume.state", "version.policy", "peer.identity". */
-  id: string;
+  /** Stable id from the catalogue (policy/check-ids.ts), e.g. "volume.state", "version.policy", "peer.identity". */
+  id: CheckId;
   status: CheckStatus;
   /** The object checked: a pod, a PVC, a file. */
   subject: string;
@@ -31,14 +34,36 @@ export interface Report {
 }
 
 export function check(
-  id: string,
+  id: CheckId,
   status: CheckStatus,
   subject: string,
   observed: string,
   expected: string,
   remedy = '',
 ): Check {
+  // The type already says so; this catches an id built at run time, so no report carries an id CI does not know.
+  if (!isCheckId(id)) {
+    throw new GuardError('internal', `check id "${String(id)}" is not in the catalogue (hook/policy/check-ids.ts)`, {
+      remedy: 'This is a bug in qdrant-upgrade-guard; please report it with this output.',
+    });
+  }
   return { id, status, subject, observed, expected, remedy };
+}
+
+/**
+ * One line naming what failed and where to read, for a summary or an Event: "volume.state on pvc/x (qdrant-1),
+ * version.policy on qdrant; see docs/runbooks.md#...". The facts stay in `observed`, the steps in `remedy`.
+ */
+export function failureHeadline(failed: readonly Check[], max = 3): string {
+  if (failed.length === 0) return '';
+  const named = failed.slice(0, max).map((c) => `${c.id} on ${c.subject}`);
+  const more = failed.length > max ? ` and ${failed.length - max} more` : '';
+  return `${named.join(', ')}${more}; see ${runbookOf(failed[0]!.id)}`;
+}
+
+/** The catalogue's one-sentence description of a check. */
+export function aboutCheck(id: CheckId): string {
+  return CHECK_CATALOGUE[id].about;
 }
 
 /**

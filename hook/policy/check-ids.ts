@@ -1,56 +1,109 @@
 /**
- * The fixed set of check ids of the cluster-aware hooks (STYLE.md "Fixed sets of codes"). CI jobs and
- * dashboards match on these strings, so an id is never renamed; a new rule gets a new id.
- * The per-volume ids (`version.policy`, `volume.state`) live beside their rules in version.ts and
- * volume-verdict.ts; ALL_CHECK_IDS lists every id a guard report can carry.
+ * The catalogue of check ids: every id a report can carry, with the runbook section an operator reads when it
+ * fails or warns. `check()` in report.ts accepts only these ids (a type error otherwise, and a thrown
+ * InternalError at run time for anything that slipped past the types).
+ *
+ * ADDING A CHECK IS ONE LINE in CHECK_CATALOGUE below:
+ *   'area.name': entry(RUNBOOKS.someSection, 'What it checks, in one sentence.'),
+ * then run `node scripts/check-table.mjs` to regenerate the README's table (a unit test says when it is stale).
+ * A named constant in CHECK_IDS is optional. CI jobs and dashboards match on these strings (STYLE.md "Fixed sets of
+ * codes"), so an id is never renamed; a new rule gets a new id.
  */
-import { VERSION_CHECK_ID } from './version.js';
-import { VOLUME_STATE_CHECK_ID } from './volume-verdict.js';
+import { RUNBOOKS, runbook, type RunbookAnchor } from './remedies.js';
 
+interface CatalogueEntry {
+  /** Section of docs/runbooks.md for a failure or warning of this check. */
+  readonly runbook: RunbookAnchor;
+  /** What the check looks at; the README's table shows it. */
+  readonly about: string;
+}
+
+function entry(anchor: RunbookAnchor, about: string): CatalogueEntry {
+  return { runbook: anchor, about };
+}
+
+export const CHECK_CATALOGUE = {
+  // Per volume: `volume`, `inspect`, the startup check, and pre-upgrade's worker pods.
+  'version.policy': entry(RUNBOOKS.versionRefused, 'The version change is the same version, a patch or one minor step (no skipped minor, major or downgrade).'),
+  'volume.state': entry(RUNBOOKS.lostState, "The volume is fresh or holds a valid raft state; a used volume without one is refused (qdrant/qdrant#6229)."),
+  'volume.archive': entry(RUNBOOKS.archives, "The volume's raft_state.json and collections_meta_wal/ were archived before the upgrade."),
+  'volume.evidence': entry(RUNBOOKS.readingReports, 'Informational (inspect): what shows the volume was used: WAL segments, collections, aliases.'),
+  'volume.peers': entry(RUNBOOKS.readingReports, 'Informational (inspect): format generation, voters and peers recorded in the state.'),
+  'volume.note': entry(RUNBOOKS.readingReports, 'Informational (inspect): anything else worth knowing about the volume.'),
+  'volume.snapshot': entry(RUNBOOKS.volumeSnapshot, 'The CSI VolumeSnapshot of the PVC became readyToUse before the deadline.'),
+  // Archives and restore.
+  'archive.entry': entry(RUNBOOKS.archives, 'One archive, read through: manifest present, every checksum matching.'),
+  'restore.archive': entry(RUNBOOKS.restore, 'The archive is intact: allowed entries only, every sha256 matching its manifest.'),
+  'restore.not-running': entry(RUNBOOKS.restore, 'No Qdrant process holds the storage dir.'),
+  'restore.identity': entry(RUNBOOKS.restore, 'The volume does not hold a valid state of another peer (unless --allow-peer-change).'),
+  'restore.space': entry(RUNBOOKS.restore, 'The file system has room for the staged copy.'),
+  'restore.lock': entry(RUNBOOKS.restore, 'No other restore or volume run holds the storage dir (its lock file in .upgrade-guard/).'),
+  'restore.applied': entry(RUNBOOKS.restore, 'The restored volume reads back as the archived peer.'),
+  // Cluster health: pre-upgrade (degraded cluster) and post-upgrade (not converged).
+  'cluster.reachable': entry(RUNBOOKS.degradedCluster, 'Every pod of the StatefulSet answered GET / and GET /cluster.'),
+  'cluster.mode': entry(RUNBOOKS.degradedCluster, 'Cluster mode is the same on every peer (all enabled, or a single node with it disabled).'),
+  'cluster.leader': entry(RUNBOOKS.degradedCluster, 'Every peer follows the same leader, and at most one peer says it leads.'),
+  'cluster.term': entry(RUNBOOKS.degradedCluster, 'Every peer is in the same Raft term.'),
+  'cluster.commit': entry(RUNBOOKS.degradedCluster, 'Every peer has the same commit index.'),
+  'cluster.pending': entry(RUNBOOKS.degradedCluster, 'pending_operations is 0 on every peer.'),
+  'cluster.consensus-thread': entry(RUNBOOKS.degradedCluster, 'The consensus thread is `working` on every peer.'),
+  'cluster.shards': entry(RUNBOOKS.degradedCluster, 'Every shard replica of every collection is Active.'),
+  'cluster.membership': entry(RUNBOOKS.degradedCluster, 'The consensus holds exactly one peer per replica: no phantom, missing or duplicate (qdrant/qdrant#6348) peers.'),
+  // Per peer.
+  'peer.ready': entry(RUNBOOKS.degradedCluster, 'The pod answers /readyz with 200.'),
+  'peer.version': entry(RUNBOOKS.notConverged, 'The pod runs the expected version (the same as the others before, the target after).'),
+  'peer.identity': entry(RUNBOOKS.newPeerId, 'The pod answers with the peer id recorded for its ordinal before the upgrade.'),
+  'peer.metadata': entry(RUNBOOKS.notConverged, "Every entry of the peer's peer_metadata names the target version (1.16+)."),
+  'peer.log-loop': entry(RUNBOOKS.metadataLoop, "The pod's log shows no #6229 metadata-replacement loop."),
+  'peer.identity-lost': entry(RUNBOOKS.newPeerId, "The pod's log shows no new raft state minted on a volume that held one."),
+  'peer.address-change': entry(RUNBOOKS.readingReports, "Note: the pod's log shows a peer's address replaced."),
+  // Rollout.
+  'rollout.complete': entry(RUNBOOKS.rolloutStuck, 'The StatefulSet rollout reached its update revision with every pod ready.'),
+  'rollout.staged': entry(RUNBOOKS.stagedStopped, 'The staged (partitioned) rollout: which ordinal it reached, or where it stopped.'),
+  // The guard's own bookkeeping.
+  'guard.record': entry(RUNBOOKS.guardBookkeeping, 'The record ConfigMap was updated with the verdict.'),
+  'guard.event': entry(RUNBOOKS.guardBookkeeping, 'The Event on the StatefulSet was emitted.'),
+} as const satisfies Record<string, CatalogueEntry>;
+
+/** Every id any report can carry. */
+export type CheckId = keyof typeof CHECK_CATALOGUE;
+
+export const ALL_CHECK_IDS = Object.keys(CHECK_CATALOGUE) as readonly CheckId[];
+
+export function isCheckId(id: string): id is CheckId {
+  return Object.prototype.hasOwnProperty.call(CHECK_CATALOGUE, id);
+}
+
+/** `docs/runbooks.md#<anchor>` for a check. */
+export function runbookOf(id: CheckId): string {
+  return runbook(CHECK_CATALOGUE[id].runbook);
+}
+
+/** Named constants for the ids the cluster-aware hooks emit from several places. */
 export const CHECK_IDS = {
-  /** Every pod of the StatefulSet answered GET / and GET /cluster. */
   clusterReachable: 'cluster.reachable',
-  /** Cluster mode is the same on every peer (all enabled, or a single node with it disabled). */
   clusterMode: 'cluster.mode',
-  /** Every peer follows the same leader, and at most one peer says it leads. */
   clusterLeader: 'cluster.leader',
-  /** Every peer is in the same Raft term. */
   clusterTerm: 'cluster.term',
-  /** Every peer has the same commit index. */
   clusterCommit: 'cluster.commit',
-  /** pending_operations is 0 on every peer. */
   clusterPending: 'cluster.pending',
-  /** The consensus thread is `working` on every peer. */
   clusterConsensusThread: 'cluster.consensus-thread',
-  /** Every shard replica of every collection is Active. */
   clusterShards: 'cluster.shards',
-  /** The consensus holds exactly one peer per replica: no phantom, missing or duplicate (#6348) peers. */
   clusterMembership: 'cluster.membership',
-  /** A pod answers /readyz with 200. */
   peerReady: 'peer.ready',
-  /** A pod runs the expected version (the same as the others before, the target after). */
   peerVersion: 'peer.version',
-  /** A pod answers with the peer id recorded for its ordinal before the upgrade. */
   peerIdentity: 'peer.identity',
-  /** Every entry of a peer's peer_metadata names the target version (1.16+, reference/qdrant.md §6). */
   peerMetadata: 'peer.metadata',
-  /** The pod's log shows the #6229 metadata-replacement loop. */
   peerLogLoop: 'peer.log-loop',
-  /** The pod's log shows a new raft state minted on a volume that held one. */
   peerIdentityLost: 'peer.identity-lost',
-  /** The pod's log shows a peer's address replaced (a note, not a failure). */
   peerAddressChange: 'peer.address-change',
-  /** The StatefulSet rollout reached its update revision with every pod ready. */
   rolloutComplete: 'rollout.complete',
-  /** The staged (partitioned) rollout: which ordinal it reached, or where it stopped. */
   rolloutStaged: 'rollout.staged',
-} as const;
+} as const satisfies Record<string, CheckId>;
 
 export type ClusterCheckId = (typeof CHECK_IDS)[keyof typeof CHECK_IDS];
 
 export const CLUSTER_CHECK_IDS: readonly ClusterCheckId[] = Object.values(CHECK_IDS);
 
-export type GuardCheckId = ClusterCheckId | typeof VERSION_CHECK_ID | typeof VOLUME_STATE_CHECK_ID;
-
-/** Every id any guard report can carry. */
-export const ALL_CHECK_IDS: readonly GuardCheckId[] = [VERSION_CHECK_ID, VOLUME_STATE_CHECK_ID, ...CLUSTER_CHECK_IDS];
+/** Kept for callers that named the union before the catalogue existed. */
+export type GuardCheckId = CheckId;

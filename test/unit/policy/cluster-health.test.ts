@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { assessClusterHealth } from '../../../hook/policy/cluster-health.js';
+import type { CheckId } from '../../../hook/policy/check-ids.js';
 import type { Check, CheckStatus } from '../../../hook/report.js';
 import type { PeerObservation } from '../../../hook/qdrant/types.js';
 import { IDS, edit, editCluster, healthyCluster, shardState, unreachable, uri } from './observations.js';
 
 const STS = 'statefulset/qdrant';
-const c = (id: string, status: CheckStatus, subject: string, observed: string, expected: string, remedy = ''): Check => ({
+const c = (id: CheckId, status: CheckStatus, subject: string, observed: string, expected: string, remedy = ''): Check => ({
   id,
   status,
   subject,

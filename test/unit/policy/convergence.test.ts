@@ -6,10 +6,11 @@ import {
   type RecordedIdentity,
 } from '../../../hook/policy/convergence.js';
 import { GuardError } from '../../../hook/errors.js';
+import type { CheckId } from '../../../hook/policy/check-ids.js';
 import type { Check, CheckStatus } from '../../../hook/report.js';
 import { IDS, edit, editCluster, healthyCluster, unreachable, uri } from './observations.js';
 
-const c = (id: string, status: CheckStatus, subject: string, observed: string, expected: string, remedy = ''): Check => ({
+const c = (id: CheckId, status: CheckStatus, subject: string, observed: string, expected: string, remedy = ''): Check => ({
   id,
   status,
   subject,

@@ -34,7 +34,7 @@ const snap = (pods: RolloutPod[], over: Partial<RolloutSnapshot> = {}): RolloutS
   ...over,
 });
 const stuck = (subject: string, observed: string, remedy: string, expected = 'all 3 pods ready, 3 on revision 5d8f7c9b6') => ({
-  id: 'rollout.complete',
+  id: 'rollout.complete' as const,
   status: 'fail' as const,
   subject,
   observed,
