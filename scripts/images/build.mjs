@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Assembles the e2e node's container images on this machine, without a registry or a Docker daemon, as OCI image
-// layouts in .cache/images/<name>/ plus the tar that `ctr images import` reads (<name>.tar):
+// layouts in .cache/images/<name>/ (test/cluster/node/import-images.sh streams each into containerd):
 //
 //   pause    the pod sandbox process (test/cluster/node/pause.c, built static here)
 //   hook     the qdrant-upgrade-guard image as the Dockerfile describes it: this machine's Node 20 and its glibc
@@ -53,8 +53,8 @@ function sh(cmd, args) {
 }
 
 function report(name, names, res) {
-  const mb = (fs.statSync(res.archive).size / 1e6).toFixed(1);
-  console.log(`image ${name}: ${names.join(', ')} ${res.manifestDigest.slice(0, 19)} ${mb} MB -> ${path.relative(repo, res.archive)}`);
+  const mb = (res.layerSize / 1e6).toFixed(1);
+  console.log(`image ${name}: ${names.join(', ')} ${res.manifestDigest.slice(0, 19)} ${mb} MB -> ${path.relative(repo, res.layout)}`);
 }
 
 // Minimal /etc entries every image gets: a passwd/group naming root, nobody, and the image's non-root users,
@@ -173,7 +173,7 @@ export async function buildQdrant(version) {
     for (const t of QDRANT_TOOLS) root.program(t);
     etc(root, unprivileged ? [{ name: 'qdrant', uid: 1000, home: '/home/qdrant' }] : []);
     if (unprivileged) root.mkdir('/home/qdrant', 0o755, 1000, 1000);
-    root.copy(binary, '/qdrant/qdrant', 0o755);
+    root.program(binary, '/qdrant/qdrant');
     root.mkdir('/qdrant/config');
     root.copy(path.join(repo, 'test', 'cluster', 'images', 'qdrant', 'entrypoint.sh'), '/qdrant/entrypoint.sh', 0o755);
     root.mkdir('/qdrant/static');

@@ -1,6 +1,7 @@
 // Writes an OCI image layout (https://github.com/opencontainers/image-spec/blob/v1.1.0/image-layout.md) from a
-// staged root file system and an image config, without a registry or a Docker daemon, and packs it into the tar
-// that `ctr images import` reads. One uncompressed layer: the images never leave this machine, so gzip would only
+// staged root file system and an image config, without a registry or a Docker daemon. `ctr images import` reads
+// the layout as a tar stream (test/cluster/node/import-images.sh pipes it, so no second copy lands on disk).
+// One uncompressed layer: the images never leave this machine, so gzip would only
 // cost time. GNU tar writes the layer with sorted names, a fixed mtime and numeric owners as staged, so the same
 // inputs give the same digest.
 import { spawnSync } from 'node:child_process';
@@ -39,10 +40,10 @@ function putBlob(blobs, data) {
 }
 
 /**
- * Builds the layout in `outDir` (replaced) from `rootfs` and packs it to `${outDir}.tar`.
+ * Builds the layout in `outDir` (replaced) from `rootfs`.
  * image: { config: {User, Env, Entrypoint, Cmd, WorkingDir, Labels, ExposedPorts}, names: ['docker.io/x/y:tag'],
  *          created?: ISO string, history?: string }
- * Returns { layout, archive, manifestDigest, configDigest, layerDigest }.
+ * Returns { layout, manifestDigest, configDigest, layerDigest, layerSize }.
  */
 export function writeImage(rootfs, outDir, image) {
   fs.rmSync(outDir, { recursive: true, force: true });
@@ -89,15 +90,12 @@ export function writeImage(rootfs, outDir, image) {
   fs.writeFileSync(path.join(outDir, 'index.json'), JSON.stringify(index));
   fs.writeFileSync(path.join(outDir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
 
-  const archive = `${outDir}.tar`;
-  run('tar', ['--create', '--file', archive, '--directory', outDir, '--sort=name', '--mtime=@0', '--numeric-owner',
-    '--owner=0', '--group=0', 'oci-layout', 'index.json', 'blobs']);
   return {
     layout: outDir,
-    archive,
     manifestDigest: man.digest,
     configDigest: cfg.digest,
     layerDigest: `sha256:${layerHex}`,
+    layerSize,
   };
 }
 
