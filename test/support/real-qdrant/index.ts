@@ -1,0 +1,34 @@
+/**
+ * The real-Qdrant tier's entry points: the binary resolver, the loopback cluster harness, and the rule for a
+ * missing binary. Without QDRANT_BIN_DIR (a laptop) the tests skip and the tier's summary says so; with it set
+ * under CI (.ci/run sets it) a missing version is a failure, so CI can never pass without having run them.
+ */
+import { availableQdrantVersions, qdrantBinDir } from './binaries.js';
+
+export * from './binaries.js';
+export * from './cluster.js';
+
+export const HOW_TO_ENABLE =
+  'set QDRANT_BIN_DIR to a folder holding qdrant-v<version> executables, v<version>/qdrant folders or qdrant-v<version>.xz (see README, "Real Qdrant binaries")';
+
+/** The versions from `needed` that QDRANT_BIN_DIR lacks. */
+export function missingVersions(needed: readonly string[]): string[] {
+  const have = new Set(availableQdrantVersions());
+  return needed.filter((v) => !have.has(v));
+}
+
+/**
+ * Call in a `before` hook: skips the suite when a version is missing, or fails it when CI and QDRANT_BIN_DIR
+ * are both set (the binaries were promised, so their absence is a broken setup, not an optional tier).
+ */
+export function requireQdrantVersions(ctx: Mocha.Context, needed: readonly string[]): void {
+  const missing = missingVersions(needed);
+  if (missing.length === 0) return;
+  const dir = qdrantBinDir();
+  const what = dir ? `QDRANT_BIN_DIR=${dir} lacks Qdrant ${missing.join(', ')}` : 'QDRANT_BIN_DIR is not set';
+  if (process.env.CI && dir) {
+    throw new Error(`${what}, and CI must run the real-Qdrant tier: ${HOW_TO_ENABLE}`);
+  }
+  console.log(`    real-Qdrant tests skipped: ${what}; ${HOW_TO_ENABLE}`);
+  ctx.skip();
+}
