@@ -74,3 +74,31 @@ export function mapImage(image: string): ImageMapping {
     reason: `image ${image} is not mapped by the kubelet stand-in (mapped: *qdrant-upgrade-guard, qdrant/qdrant:vX.Y.Z, local/sleeper, busybox/alpine/debian/ubuntu/bash/local/shell)`,
   };
 }
+
+/**
+ * Which Qdrant a `qdrant/qdrant` container runs. A test pins it per release with this pod annotation (chart value
+ * `podAnnotations`); the stand-in's env `STANDIN_QDRANT` sets the default for pods without it.
+ *  - `auto` (default): the real binary of the tag's version when QDRANT_BIN_DIR has it, else the emulator;
+ *  - `real`: the real binary, or the container waits in ErrImagePull saying which binary is missing;
+ *  - `emulator`: the Qdrant emulator (a test double), e.g. for a fault only the emulator can show on demand.
+ */
+export const QDRANT_RUNTIME_ANNOTATION = 'e2e.qdrant-upgrade-guard/qdrant';
+/** Set by the stand-in on every Qdrant pod it starts: `real <version> <binary>` or `emulator <version>`. */
+export const QDRANT_RAN_ANNOTATION = 'e2e.qdrant-upgrade-guard/qdrant-ran';
+
+export type QdrantRuntimeChoice = 'auto' | 'real' | 'emulator';
+
+export function qdrantRuntimeChoice(
+  annotations: Record<string, string> | undefined,
+  standinDefault: string | undefined,
+): { ok: true; choice: QdrantRuntimeChoice } | { ok: false; reason: string } {
+  const valid = (v: string): v is QdrantRuntimeChoice => v === 'auto' || v === 'real' || v === 'emulator';
+  const fromPod = annotations?.[QDRANT_RUNTIME_ANNOTATION];
+  if (fromPod !== undefined) {
+    return valid(fromPod)
+      ? { ok: true, choice: fromPod }
+      : { ok: false, reason: `pod annotation ${QDRANT_RUNTIME_ANNOTATION}="${fromPod}" is not one of auto, real, emulator` };
+  }
+  const d = standinDefault?.trim() || 'auto';
+  return valid(d) ? { ok: true, choice: d } : { ok: false, reason: `STANDIN_QDRANT="${d}" (env of the kubelet stand-in) is not one of auto, real, emulator` };
+}

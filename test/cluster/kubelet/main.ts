@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(pgidDir, { recursive: true });
   const api = await Api.fromKubeconfig(required('kubeconfig'));
   const ipam = new PodIpAllocator(Number(a['pod-ip-octet']));
-  const resolve = new ResolveFile(path.join(stateDir, 'resolve.json'));
+  const resolve = new ResolveFile(path.join(stateDir, 'resolve.json'), path.join(stateDir, 'hosts'));
   const tsxImport = import.meta.resolve('tsx');
   const hostIP = a['host-ip']!;
   const cert = fs.readFileSync(required('serving-cert'), 'utf8');

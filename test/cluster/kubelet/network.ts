@@ -61,11 +61,19 @@ export function podHostnames(p: PodNames): string[] {
   return names;
 }
 
-/** The resolve file: `{ "<hostname>": "<pod IP>" }`, rewritten atomically (temp file + rename) on every change. */
+/**
+ * The resolve file: `{ "<hostname>": "<pod IP>" }`, rewritten atomically (temp file + rename) on every change; and
+ * the same names as an /etc/hosts file (`hostsFile`) for real Qdrant, which resolves peer URIs through the system
+ * resolver. The stand-in bind-mounts that file over /etc/hosts in each real Qdrant's own mount namespace, so it is
+ * rewritten in place: a bind mount holds the inode, and a renamed-in file would never reach a running peer.
+ */
 export class ResolveFile {
   private readonly entries = new Map<string, { ip: string; names: string[] }>();
 
-  constructor(readonly file: string) {
+  constructor(
+    readonly file: string,
+    readonly hostsFile?: string,
+  ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.flush();
   }
@@ -90,5 +98,15 @@ export class ResolveFile {
     const tmp = `${this.file}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(this.snapshot(), null, 1) + '\n');
     fs.renameSync(tmp, this.file);
+    if (this.hostsFile) fs.writeFileSync(this.hostsFile, hostsText(this.snapshot()));
   }
+}
+
+/** /etc/hosts text: localhost, then one line per pod address with all its names. */
+export function hostsText(names: Record<string, string>): string {
+  const byIp = new Map<string, string[]>();
+  for (const [name, ip] of Object.entries(names)) byIp.set(ip, [...(byIp.get(ip) ?? []), name]);
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+  for (const [ip, ns] of byIp) lines.push(`${ip}\t${ns.join(' ')}`);
+  return lines.join('\n') + '\n';
 }

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Api, ApiError, isStatus } from './api.js';
 import { ConfigError, expand, resolveEnv, type EnvSources } from './env.js';
-import { mapImage, type ImageMapping } from './images.js';
+import { resolveQdrantBinary, qdrantBinDir } from '../../support/real-qdrant/binaries.js';
+import { mapImage, QDRANT_RAN_ANNOTATION, qdrantRuntimeChoice, type ImageMapping } from './images.js';
 import { ContainerLogWriter, fallbackMessage, parseLog } from './logs.js';
 import { podHostnames, type PodIpAllocator, type ResolveFile } from './network.js';
 import { mapPaths, type PathMapping } from './paths.js';
@@ -747,16 +748,17 @@ export class PodWorker {
         return { argv, cwd: cwdOr(home), env, terminationLog };
       }
       case 'qdrant':
-        return this.qdrantLaunch(c, mapping, mappings, command, args, env, terminationLog);
+        return await this.qdrantLaunch(c, mapping, mappings, command, args, env, terminationLog);
     }
   }
 
   /**
-   * Qdrant runs in a private root: `<root>/qdrant` is the working dir, each volume mount is a symlink at its mount
-   * path below the root (config, storage, snapshots, init...), and `<root>/qdrant/entrypoint.sh` is a shim that
-   * execs the Qdrant emulator. The chart's `bash -c ./config/initialize.sh` therefore runs as written.
+   * Qdrant runs in a private root laid out as the official image's `/qdrant`: `<root>/qdrant` is the working dir,
+   * each volume mount is a symlink at its mount path below the root (config, storage, snapshots, init...), and
+   * `<root>/qdrant/entrypoint.sh` is a shim that execs the real Qdrant binary of the tag's version (QDRANT_BIN_DIR)
+   * or the Qdrant emulator (qdrantRuntimeChoice). The chart's `bash -c ./config/initialize.sh` runs as written.
    */
-  private qdrantLaunch(
+  private async qdrantLaunch(
     c: ContainerRun,
     mapping: Extract<ImageMapping, { ok: true }>,
     mappings: PathMapping[],
@@ -764,9 +766,10 @@ export class PodWorker {
     args: string[],
     env: Record<string, string>,
     terminationLog: string,
-  ): Launch {
+  ): Promise<Launch> {
+    const runtime = await this.qdrantRuntime(mapping);
     const emulator = path.join(this.deps.repo, 'test', 'support', 'qdrant-emulator', 'main.ts');
-    if (!fs.existsSync(emulator)) throw new ImageError(`${mapping.ref.image}: the Qdrant emulator ${emulator} is missing`);
+    if (runtime.kind === 'emulator' && !fs.existsSync(emulator)) throw new ImageError(`${mapping.ref.image}: the Qdrant emulator ${emulator} is missing`);
     const root = path.join(c.dir, 'root');
     fs.rmSync(root, { recursive: true, force: true });
     fs.mkdirSync(path.join(root, 'qdrant'), { recursive: true });
@@ -788,8 +791,32 @@ export class PodWorker {
     const storage = hostOf('/qdrant/storage');
     const snapshots = hostOf('/qdrant/snapshots');
     const entrypoint = path.join(root, 'qdrant', 'entrypoint.sh');
-    if (!fs.existsSync(entrypoint)) {
-      const q = shellQuote;
+    const q = shellQuote;
+    if (runtime.kind === 'real') {
+      const hosts = this.deps.resolve.hostsFile;
+      if (!hosts) throw new ImageError(`${mapping.ref.image}: the stand-in keeps no hosts file, so real Qdrant could not resolve its peers`);
+      // The official image sets these (Dockerfile `ENV TZ=Etc/UTC RUN_MODE=production`): production.yaml applies.
+      env.TZ ??= 'Etc/UTC';
+      env.RUN_MODE ??= 'production';
+      // In a pod Qdrant binds 0.0.0.0 of its own network namespace; here every pod shares the host's, so each binds
+      // its pod IP (HTTP, gRPC and p2p all follow service.host) and three peers can use 6333-6335 side by side.
+      env.QDRANT__SERVICE__HOST = this.podIP!;
+      // No network leaves this machine: the telemetry reporter would only log failures.
+      env.QDRANT__TELEMETRY_DISABLED ??= 'true';
+      fs.writeFileSync(
+        entrypoint,
+        [
+          '#!/bin/sh',
+          `# Written by the kubelet stand-in: ${mapping.ref.image} runs the real Qdrant ${runtime.version} binary ${runtime.binary}.`,
+          '# Peer URIs name pods (<pod>.<headless service>), which Qdrant resolves through the system resolver: in a',
+          "# mount namespace of its own, the stand-in's hosts file (pod names -> pod IPs) is bind-mounted over /etc/hosts.",
+          '# Not done: the image entrypoint\'s recovery mode (QDRANT_ALLOW_RECOVERY_MODE).',
+          `exec unshare --mount --propagation private -- /bin/sh -c 'mount --bind "$0" /etc/hosts || { echo "kubelet stand-in: cannot bind-mount $0 over /etc/hosts (the stand-in must run as root)" >&2; exit 1; }; exec "$@"' ${q(hosts)} ${q(runtime.binary)} "$@"`,
+          '',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
+    } else {
       fs.writeFileSync(
         entrypoint,
         [
@@ -801,10 +828,48 @@ export class PodWorker {
         { mode: 0o755 },
       );
     }
+    const ran = runtime.kind === 'real' ? `real ${runtime.version} ${runtime.binary}` : `emulator ${mapping.qdrantVersion}`;
+    this.log(`container ${c.name}: ${mapping.ref.image} runs ${runtime.kind === 'real' ? 'the real Qdrant binary' : 'the Qdrant emulator'} (${ran})`);
+    await this.annotate(QDRANT_RAN_ANNOTATION, ran);
     const cwd = path.join(root, c.spec.workingDir ?? '/qdrant');
     fs.mkdirSync(cwd, { recursive: true });
     const argv = command && command.length ? [...command, ...args] : ['./entrypoint.sh', ...args];
     return { argv, cwd, env, terminationLog };
+  }
+
+  /** The real binary for the tag's version when the pod (or the stand-in's default) allows it and it is there. */
+  private async qdrantRuntime(
+    mapping: Extract<ImageMapping, { ok: true }>,
+  ): Promise<{ kind: 'real'; version: string; binary: string } | { kind: 'emulator' }> {
+    const choice = qdrantRuntimeChoice(this.pod.metadata.annotations, process.env.STANDIN_QDRANT);
+    if (!choice.ok) throw new ImageError(choice.reason);
+    if (choice.choice === 'emulator') return { kind: 'emulator' };
+    const version = mapping.qdrantVersion!;
+    let binary: string | undefined;
+    try {
+      binary = (await resolveQdrantBinary(version))?.path;
+    } catch (err) {
+      // A binary that is there but wrong (sha256 differs from SOURCES.md, xz failed) is never silently replaced.
+      throw new ImageError(`${mapping.ref.image}: ${(err as Error).message}`);
+    }
+    if (binary) return { kind: 'real', version, binary };
+    if (choice.choice === 'real') {
+      const dir = qdrantBinDir();
+      throw new ImageError(
+        `${mapping.ref.image}: the pod asks for the real Qdrant ${version}, but ${dir ? `QDRANT_BIN_DIR=${dir} has no qdrant-v${version}[.xz] or v${version}/qdrant` : 'QDRANT_BIN_DIR is not set in the stand-in\'s environment (set it before test/cluster/up.sh)'}`,
+      );
+    }
+    return { kind: 'emulator' };
+  }
+
+  /** Best effort: a test reads which Qdrant ran from the pod; a failed patch only loses that note. */
+  private async annotate(key: string, value: string): Promise<void> {
+    if (this.pod.metadata.annotations?.[key] === value) return;
+    try {
+      await this.deps.api.strategicPatch(`/api/v1/namespaces/${this.ns}/pods/${this.name}`, { metadata: { annotations: { [key]: value } } });
+    } catch (err) {
+      this.log(`annotating ${key} failed: ${(err as Error).message}`);
+    }
   }
 
   // ---------------------------------------------------------------- status
