@@ -1,7 +1,7 @@
 /**
  * Pieces of the Qdrant emulator (a test double) checked against the fixtures and reference/qdrant.md:
  * raft_state.json round trips byte for byte (§2), atomic writes, versions, log formats (§4), faults,
- * config layering, name resolution and the WAL framing.
+ * config layering, name resolution, the WAL framing, and the simulated clock and network.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,6 +16,8 @@ import { loadConfigFiles, parseYamlSubset, setting } from '../support/qdrant-emu
 import { fileResolver, normaliseUri, resolveUrl, mapResolver } from '../support/qdrant-emulator/resolve.js';
 import { Wal } from '../support/qdrant-emulator/wal.js';
 import { parseDefaultCollection, parseTiming } from '../support/qdrant-emulator/main-args.js';
+import { SimClock } from '../support/qdrant-emulator/clock.js';
+import { SimNetwork } from '../support/qdrant-emulator/p2p.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtureDir = path.resolve(repoRoot, 'test/fixtures/raft-state');
@@ -267,6 +269,84 @@ describe('Qdrant emulator pieces (test double)', () => {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+
+  describe('the simulated clock (sim.ts)', () => {
+    it('runs timers in due order, ties in the order they were set, and only when stepped', async () => {
+      const clock = new SimClock({ start: 1000 });
+      const seen: string[] = [];
+      clock.after(30, () => seen.push('c@' + clock.now()));
+      clock.after(10, () => seen.push('a@' + clock.now()));
+      clock.after(10, () => seen.push('b@' + clock.now()));
+      const cancel = clock.after(20, () => seen.push('cancelled'));
+      cancel();
+      await new Promise((r) => setTimeout(r, 40));
+      expect(seen, 'real time does not move it').to.deep.equal([]);
+      await clock.run(25);
+      expect(seen).to.deep.equal(['a@1010', 'b@1010']);
+      expect(clock.now()).to.equal(1025);
+      await clock.run(100);
+      expect(seen).to.deep.equal(['a@1010', 'b@1010', 'c@1030']);
+      expect(clock.now()).to.equal(1125);
+    });
+
+    it('lets promise chains started by a timer settle before the next timer', async () => {
+      const clock = new SimClock();
+      const seen: string[] = [];
+      clock.after(5, () => {
+        void (async () => {
+          await clock.sleep(0);
+          await Promise.resolve();
+          seen.push('chain');
+        })();
+      });
+      clock.after(6, () => seen.push('next'));
+      await clock.run(10);
+      expect(seen).to.deep.equal(['chain', 'next']);
+    });
+
+    it('bounds until() in virtual time and names what it waited for', async () => {
+      const clock = new SimClock();
+      const tick = () => clock.after(100, tick);
+      tick();
+      let err: Error | undefined;
+      await clock.until('the moon', () => 'not yet', { maxMs: 1000 }).catch((e: Error) => (err = e));
+      expect(err?.message).to.match(/^simulated 1000 ms without the moon: not yet/);
+      expect(clock.now()).to.be.within(1000 + Date.UTC(2026, 0, 1) - 100, 1000 + Date.UTC(2026, 0, 1));
+    });
+
+    it('repeats its jitter from the seed', () => {
+      const a = new SimClock({ seed: 9 });
+      const b = new SimClock({ seed: 9 });
+      const c = new SimClock({ seed: 10 });
+      const draw = (k: SimClock) => Array.from({ length: 5 }, () => k.random());
+      const first = draw(a);
+      expect(draw(b)).to.deep.equal(first);
+      expect(draw(c)).to.not.deep.equal(first);
+      for (const x of first) expect(x).to.be.within(0, 1);
+    });
+
+    it('network: absent peers refuse, slow answers time out on the simulated clock, bodies are copied', async () => {
+      const clock = new SimClock();
+      const net = new SimNetwork(clock);
+      const signal = new AbortController().signal;
+      expect(await net.request({ base: 'http://127.2.0.1:6335', route: '/p2p/status', timeoutMs: 100, signal })).to.equal(undefined);
+      const sent = { n: 1 };
+      let received: Record<string, unknown> | undefined;
+      net.register('127.2.0.1', 6335, async (_m, _p, body) => {
+        received = body;
+        return { status: 200, body: { echo: body } };
+      });
+      const answer = await net.request<{ echo: { n: number } }>({ base: 'http://127.2.0.1:6335', route: '/p2p/vote', body: sent, timeoutMs: 100, signal });
+      expect(answer).to.deep.equal({ echo: { n: 1 } });
+      expect(received).to.not.equal(sent);
+      net.register('127.2.0.2', 6335, () => clock.sleep(500).then(() => ({ status: 200, body: 'late' })));
+      const slow = net.request({ base: 'http://127.2.0.2:6335', route: '/p2p/append', body: {}, timeoutMs: 100, signal });
+      await clock.run(150);
+      expect(await slow).to.equal(undefined);
+      net.register('127.2.0.3', 6335, async () => ({ status: 503, body: { error: 'not running' } }));
+      expect(await net.request({ base: 'http://127.2.0.3:6335', route: '/p2p/append', body: {}, timeoutMs: 100, signal })).to.equal(undefined);
     });
   });
 });

@@ -16,6 +16,7 @@ import {
   type Timing,
 } from './peer.js';
 import { chainResolvers, fileResolver, mapResolver, normaliseUri, type Resolver } from './resolve.js';
+import type { Simulation } from './sim.js';
 import { fakeCommitSha, normaliseVersion } from './version.js';
 
 export interface StartPeerOptions {
@@ -55,6 +56,11 @@ export interface StartPeerOptions {
   color?: boolean;
   /** Echo log lines to stderr (also with env QDRANT_EMULATOR_ECHO=1). */
   echo?: boolean;
+  /**
+   * Run on a simulation's virtual clock and in-memory p2p network (sim.ts): nothing moves until
+   * the test steps it; waits of this handle and its cluster step it, bounded in virtual time.
+   */
+  sim?: Simulation;
 }
 
 export interface RestartOptions {
@@ -74,8 +80,11 @@ export interface RestartOptions {
 }
 
 export interface WaitOptions {
+  /** Real ms, or virtual ms when `sim` is given. */
   timeoutMs?: number;
   intervalMs?: number;
+  /** Step this simulation instead of sleeping. */
+  sim?: Simulation;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -131,6 +140,7 @@ export class EmulatedPeerHandle {
       color: opts.color ?? false,
       file: this.logFile,
       ...(echo ? { stream: process.stderr, streamPrefix: `[${this.name}] ` } : {}),
+      ...(opts.sim ? { now: () => opts.sim!.now() } : {}),
     });
     this.hostAuto = opts.host === undefined;
     const own =
@@ -233,6 +243,7 @@ export class EmulatedPeerHandle {
       resolver: this.resolver,
       log: this.log,
       timing: { ...DEFAULT_TIMING, ...o.timing },
+      ...(o.sim ? { clock: o.sim.clock, network: o.sim.network } : {}),
     };
   }
 
@@ -257,7 +268,7 @@ export class EmulatedPeerHandle {
     if (opts.readOnlyApiKey !== undefined) this.opts.readOnlyApiKey = opts.readOnlyApiKey || undefined;
     this.fault = toFaultSpec(opts.fault);
     if (opts.deleteStateFile) this.deleteStateFile();
-    if (opts.downMs) await sleep(opts.downMs);
+    if (opts.downMs) await (this.opts.sim ? this.opts.sim.run(opts.downMs) : sleep(opts.downMs));
     await this.start();
   }
 
@@ -328,16 +339,23 @@ export class EmulatedPeerHandle {
   /** Creates a collection through consensus (same as PUT /collections/{name}). */
   async createCollection(spec: CollectionSpec): Promise<void> {
     if (!this.peer || !this.running) throw new Error(`${this.name} is not running`);
-    await this.peer.createCollection(spec);
+    const created = this.peer.createCollection(spec);
+    await (this.opts.sim ? this.opts.sim.drive(created) : created);
+  }
+
+  /** The simulation this peer runs on, if any. */
+  get sim(): Simulation | undefined {
+    return this.opts.sim;
   }
 
   /** Polls `predicate` until it holds; rejects with `what` after the timeout. */
   async waitFor(what: string, predicate: () => boolean, opts: WaitOptions = {}): Promise<void> {
-    await waitUntil(what, () => (predicate() ? undefined : 'not yet'), opts);
+    await waitUntil(what, () => (predicate() ? undefined : 'not yet'), { ...(this.opts.sim ? { sim: this.opts.sim } : {}), ...opts });
   }
 }
 
 export async function waitUntil(what: string, why: () => string | undefined, opts: WaitOptions = {}): Promise<void> {
+  if (opts.sim) return opts.sim.until(what, why, { maxMs: opts.timeoutMs ?? 15_000 });
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   let reason = why();
   while (reason !== undefined) {
@@ -390,12 +408,15 @@ export class EmulatorCluster {
   /** hostname -> IP, as cluster DNS would answer; updated when a peer moves. */
   readonly dns: Map<string, string>;
   private readonly ownsRoot: boolean;
+  /** The simulation the peers run on, if any (then waits step it). */
+  readonly sim?: Simulation;
 
-  constructor(rootDir: string, peers: EmulatedPeerHandle[], dns: Map<string, string>, ownsRoot: boolean) {
+  constructor(rootDir: string, peers: EmulatedPeerHandle[], dns: Map<string, string>, ownsRoot: boolean, sim?: Simulation) {
     this.rootDir = rootDir;
     this.peers = peers;
     this.dns = dns;
     this.ownsRoot = ownsRoot;
+    if (sim) this.sim = sim;
   }
 
   peer(ordinalOrName: number | string): EmulatedPeerHandle {
@@ -456,7 +477,7 @@ export class EmulatorCluster {
    * with `metadata`, also until every peer records every running peer's own version.
    */
   async waitForConvergence(opts: WaitOptions & { metadata?: boolean } = {}): Promise<void> {
-    await waitUntil('cluster convergence', () => this.divergence(opts), { timeoutMs: 20_000, ...opts });
+    await waitUntil('cluster convergence', () => this.divergence(opts), { timeoutMs: 20_000, ...(this.sim ? { sim: this.sim } : {}), ...opts });
   }
 
   /** Stops every peer. */
@@ -517,10 +538,13 @@ export async function startEmulatorCluster(opts: StartClusterOptions): Promise<E
   opts.stateFiles?.forEach((text, i) => {
     if (text !== undefined) handles[i]?.writeStateFile(text);
   });
-  const cluster = new EmulatorCluster(rootDir, handles, dns, ownsRoot);
+  const cluster = new EmulatorCluster(rootDir, handles, dns, ownsRoot, opts.sim);
   try {
     await handles[0]!.start();
-    await Promise.all(handles.slice(1).map((h) => h.start()));
+    // Under a simulation, one after the other: the order peers set their first timers in is part
+    // of what a seed replays.
+    if (opts.sim) for (const h of handles.slice(1)) await h.start();
+    else await Promise.all(handles.slice(1).map((h) => h.start()));
     if (opts.waitForConvergence ?? true) await cluster.waitForConvergence({ timeoutMs: opts.timeoutMs ?? 20_000 });
   } catch (err) {
     await cluster.destroy();

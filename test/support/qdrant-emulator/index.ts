@@ -47,6 +47,19 @@
  *   await cluster.waitForConvergence({ metadata: true });
  *   await cluster.destroy();
  * As a process: see main.ts (or bin.mjs, which works from any working directory).
+ *
+ * Time: in-process peers run on real timers unless started with `{ sim }` (sim.ts): then a seeded
+ * virtual clock and an in-memory p2p network move only when the test steps them (sim.run(ms),
+ * sim.until(...), and the handle and cluster waits), so the same seed replays the same elections,
+ * log lines and timestamps. The emulator's own tests run that way (test/integration/
+ * qdrant-emulator.test.ts: green 20 runs in a row on a loaded machine, see the header of
+ * consensus.ts for the figure); the process wrapper (main.ts), which the e2e tier starts, keeps
+ * real timers and HTTP between peers.
+ *
+ * Files: peer.ts (one lifetime: state, start-up, state machine), consensus.ts (the Raft of our
+ * own), peer-http.ts (sockets), p2p.ts (messages, HTTP and simulated transports), clock.ts and
+ * sim.ts, peer-storage.ts (raft_state.json in and out), replay-loop.ts (#6229), peer-faults.ts and
+ * faults.ts (fault modes), rest.ts (REST), log.ts (log lines), storage.ts, wal.ts, raft-state.ts.
  */
 export {
   startPeer,
@@ -63,6 +76,8 @@ export {
 } from './cluster.js';
 export { parseFault, type FaultMode, type FaultSpec } from './faults.js';
 export { EmulatorLog, type LogRecord, type LogLevel } from './log.js';
+export { createSimulation, Simulation } from './sim.js';
+export { SimClock, realClock, type EmulatorClock } from './clock.js';
 export { DEFAULT_TIMING, type Timing, type CollectionSpec, type PeerStatus } from './peer.js';
 export { parseRaftState, serializeRaftState, mintPeerId, type RaftStateFile } from './raft-state.js';
 export { normaliseVersion, peerMetadataDebug } from './version.js';

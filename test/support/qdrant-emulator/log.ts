@@ -30,6 +30,8 @@ export interface EmulatorLogOptions {
   memoryCap?: number;
   /** Prefix for lines written to `stream` (in-process clusters echoing several peers). */
   streamPrefix?: string;
+  /** Milliseconds since the epoch for timestamps; default the wall clock (a simulation passes its own). */
+  now?: () => number;
 }
 
 const COLOURS: Record<LogLevel, string> = {
@@ -43,17 +45,23 @@ const DIM = '\x1b[2m';
 const RESET = '\x1b[0m';
 
 let lastMicros = 0;
-/** Wall clock with microseconds; strictly increasing so log order is unambiguous. */
-export function timestampMicros(): string {
-  let micros = Math.floor((performance.timeOrigin + performance.now()) * 1000);
-  if (micros <= lastMicros) micros = lastMicros + 1;
-  lastMicros = micros;
+/**
+ * Wall clock with microseconds; strictly increasing so log order is unambiguous. With `now`
+ * (a simulation's virtual clock, in ms) the order is kept per log through `last`.
+ */
+export function timestampMicros(now?: () => number, last?: { micros: number }): string {
+  const state = last ?? { micros: lastMicros };
+  let micros = now ? Math.floor(now() * 1000) : Math.floor((performance.timeOrigin + performance.now()) * 1000);
+  if (micros <= state.micros) micros = state.micros + 1;
+  state.micros = micros;
+  if (!last) lastMicros = micros;
   const iso = new Date(Math.floor(micros / 1000)).toISOString(); // ...SS.mmmZ
   return `${iso.slice(0, -1)}${String(micros % 1000).padStart(3, '0')}Z`;
 }
 
 export class EmulatorLog {
   private readonly buffer: LogRecord[] = [];
+  private readonly last = { micros: 0 };
   private readonly opts: Required<Pick<EmulatorLogOptions, 'format' | 'color' | 'memoryCap'>> & EmulatorLogOptions;
 
   constructor(opts: EmulatorLogOptions = {}) {
@@ -65,7 +73,7 @@ export class EmulatorLog {
   }
 
   log(level: LogLevel, target: string, message: string): LogRecord {
-    const timestamp = timestampMicros();
+    const timestamp = this.opts.now ? timestampMicros(this.opts.now, this.last) : timestampMicros();
     const plain =
       this.opts.format === 'json'
         ? JSON.stringify({ timestamp, level, fields: { message }, target })
