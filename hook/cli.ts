@@ -144,7 +144,39 @@ function clusterOptions(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .option('release', { type: 'string', demandOption: true, describe: 'Helm release: names the record ConfigMap <release>-upgrade-guard' })
     .option('statefulset', { type: 'string', demandOption: true, describe: 'The Qdrant StatefulSet' })
     .option('kubeconfig', { type: 'string', describe: 'Kubeconfig file (default: $KUBECONFIG, then in-cluster)' })
-    .option('qdrant-timeout-ms', { type: 'number', default: 5000, describe: 'Per-request timeout for Qdrant\'s API' });
+    .option('qdrant-timeout-ms', { type: 'number', default: 5000, describe: 'Per-request timeout for Qdrant\'s API' })
+    .option('qdrant-scheme', { choices: ['http', 'https'] as const, default: 'http' as const, describe: 'Scheme of Qdrant\'s REST port (https: config.service.enable_tls)' })
+    .option('qdrant-port', { type: 'number', default: 6333, describe: 'Qdrant\'s REST port on each pod IP (config.service.http_port)' })
+    .option('qdrant-ca-file', { type: 'string', describe: 'CA (PEM) to verify Qdrant\'s certificate against (config.tls.ca_cert); default: the system store' })
+    .option('qdrant-insecure-skip-verify', { type: 'boolean', default: false, describe: 'Do not verify Qdrant\'s TLS certificate (every report says so)' });
+}
+
+/** How the cluster commands reach Qdrant, from the flags above (hook/qdrant/tls.ts). */
+async function qdrantReach(a: Args) {
+  const { reachFromFlags } = await import('./qdrant/tls.js');
+  return reachFromFlags({
+    ...(str(a.qdrantScheme) ? { scheme: a.qdrantScheme as string } : {}),
+    ...(num(a.qdrantPort) !== undefined ? { port: num(a.qdrantPort)! } : {}),
+    ...(str(a.qdrantCaFile) ? { caFile: a.qdrantCaFile as string } : {}),
+    insecureSkipVerify: a.qdrantInsecureSkipVerify === true,
+  });
+}
+
+/** With verification off, every cluster report carries a warning that says so. */
+async function withTlsNotice(a: Args, report: Report): Promise<Report> {
+  const { insecureNotice } = await import('./qdrant/tls.js');
+  const notice = insecureNotice(await qdrantReach(a));
+  if (!notice) return report;
+  const { check } = await import('./report.js');
+  return {
+    ...report,
+    summary: `${report.summary} (WARNING: ${notice})`,
+    checks: [
+      ...report.checks,
+      check('qdrant.tls', 'warn', 'qdrant', notice, "every peer's certificate verified against config.tls.ca_cert",
+        'Set upgradeGuard.qdrantTls.insecureSkipVerify=false and mount the CA (docs/operations.md#tls-and-custom-ports).'),
+    ],
+  };
 }
 
 function clusterTarget(a: Args) {
@@ -174,6 +206,7 @@ function positiveSeconds(v: unknown, flag: string): number {
   return n;
 }
 
+    reach: await qdrantReach(a),
 export const preUpgradeCommand = defineCommand({
   command: 'pre-upgrade',
   describe: 'Hook Job: refuse unsupported versions, degraded clusters and lost raft state; archive every volume',
@@ -193,7 +226,7 @@ export const preUpgradeCommand = defineCommand({
     const { runPreUpgrade } = await import('./commands/pre-upgrade.js');
     const keep = num(a.keep);
     if (keep === undefined || keep < 0 || !Number.isInteger(keep)) throw usageError(`--keep must be a whole number >= 0, got ${String(a.keep)}`);
-    return runPreUpgrade(
+    return withTlsNotice(a, await runPreUpgrade(
       {
         ...clusterTarget(a),
         targetVersion: a.targetVersion as string,
@@ -208,7 +241,7 @@ export const preUpgradeCommand = defineCommand({
         ...(num(a.revision) !== undefined ? { revision: num(a.revision)! } : {}),
       },
       await clusterDeps(a, ctx),
-    );
+    ));
   },
 });
 
@@ -226,7 +259,7 @@ export const postUpgradeCommand = defineCommand({
       .option('revision', { type: 'number', describe: 'Helm release revision (informational)' }),
   run: async (a, ctx) => {
     const { runPostUpgrade } = await import('./commands/post-upgrade.js');
-    return runPostUpgrade(
+    return withTlsNotice(a, await runPostUpgrade(
       {
         ...clusterTarget(a),
         targetVersion: a.targetVersion as string,
@@ -237,7 +270,7 @@ export const postUpgradeCommand = defineCommand({
         resume: a.resume === true,
       },
       await clusterDeps(a, ctx),
-    );
+    ));
   },
   exitCode: (a, report) => (report.verdict === 'pass' || a.onFailure === 'report' ? 0 : 1),
 });
@@ -249,10 +282,10 @@ export const verifyCommand = defineCommand({
     clusterOptions(y).option('target-version', { type: 'string', describe: 'Expected Qdrant version (default: the image tag, then the record)' }),
   run: async (a, ctx) => {
     const { runVerify } = await import('./commands/verify.js');
-    return runVerify(
+    return withTlsNotice(a, await runVerify(
       { ...clusterTarget(a), ...(str(a.targetVersion) ? { targetVersion: a.targetVersion as string } : {}) },
       await clusterDeps(a, ctx),
-    );
+    ));
   },
 });
 

@@ -111,22 +111,31 @@ Usage: {{- include "qdrant.apiKey.qdrantEnv" . | nindent 12 }}
 {{- end }}
 
 {{/*
-qdrant.apiKey.hookEnv: QDRANT_API_KEY for a hook or test container: the API key, else the read-only key (enough for
-the GET requests the guard makes), else nothing. `optional` is set for pre-upgrade: it reads the Secret of the
-running (old) revision, which does not exist yet when this upgrade is the one that turns the key on, and then
-the running Qdrant needs no key.
+qdrant.apiKey.hookEnv: the keys of a hook or test container: QDRANT_READ_ONLY_API_KEY (the read-only key) and
+QDRANT_API_KEY (the read-write key), each when configured. Every request the guard sends to Qdrant is a GET that the
+read-only key is allowed (checked against Qdrant 1.13.5 and 1.16.3), so the CLI uses the read-only key when it has
+one and the read-write key otherwise. `optional` is set for pre-upgrade: it reads the Secret of the running (old)
+revision, which does not hold a key yet when this upgrade is the one that turns it on, and then the running Qdrant
+needs no such key.
 Usage: {{- include "qdrant.apiKey.hookEnv" (dict "root" . "optional" true) | nindent 12 }}
 */}}
 {{- define "qdrant.apiKey.hookEnv" -}}
-{{- $ref := include "qdrant.apiKey.secretKeyRef" (dict "root" .root "value" .root.Values.apiKey "dataKey" "api-key") }}
-{{- if not $ref }}
-{{- $ref = include "qdrant.apiKey.secretKeyRef" (dict "root" .root "value" .root.Values.readOnlyApiKey "dataKey" "read-only-api-key") }}
+{{- $ro := include "qdrant.apiKey.secretKeyRef" (dict "root" .root "value" .root.Values.readOnlyApiKey "dataKey" "read-only-api-key") }}
+{{- $rw := include "qdrant.apiKey.secretKeyRef" (dict "root" .root "value" .root.Values.apiKey "dataKey" "api-key") }}
+{{- if $ro }}
+- name: QDRANT_READ_ONLY_API_KEY
+  valueFrom:
+    secretKeyRef:
+      {{- $ro | nindent 6 }}
+      {{- if .optional }}
+      optional: true
+      {{- end }}
 {{- end }}
-{{- if $ref }}
+{{- if $rw }}
 - name: QDRANT_API_KEY
   valueFrom:
     secretKeyRef:
-      {{- $ref | nindent 6 }}
+      {{- $rw | nindent 6 }}
       {{- if .optional }}
       optional: true
       {{- end }}

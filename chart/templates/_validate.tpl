@@ -15,6 +15,7 @@ Usage: {{- include "qdrant.validateValues" . }}
 {{- $messages = append $messages (include "qdrant.validateValues.ports" . | trim) }}
 {{- $messages = append $messages (include "qdrant.validateValues.podDisruptionBudget" . | trim) }}
 {{- $messages = append $messages (include "qdrant.validateValues.immutableStatefulSet" . | trim) }}
+{{- $messages = append $messages (include "qdrant.validateValues.upgradeGuard" . | trim) }}
 {{- $messages = without $messages "" }}
 {{- if $messages }}
 {{- printf "\nVALUES VALIDATION:\n%s" (join "\n" $messages) | fail }}

@@ -1,11 +1,12 @@
 /**
  * The verdict on one storage volume before Qdrant starts on it (DESIGN.md "Storage classification"):
  * `fresh` and `initialized` pass; `missing-state` and `corrupt-state` refuse, because starting Qdrant there
- * mints a new peer id and replays the old consensus log under it (reference/qdrant.md §4, qdrant/qdrant#6229).
+ * mints a new peer id and replays the old consensus log under it (docs/incident-6229.md, qdrant/qdrant#6229).
  * Pure: the caller observes the volume and finds the newest archive.
  */
 import semver from 'semver';
 import { check, type Check } from '../report.js';
+import { NEVER_START_WITHOUT_STATE, RUNBOOKS, noArchive, restoreArchive, runbook } from './remedies.js';
 import type { ArchiveRef, StateProblem, UsageEvidence, VolumeObservation } from './volume.js';
 
 export const VOLUME_STATE_CHECK_ID = 'volume.state';
@@ -43,33 +44,25 @@ export function describeUsage(e: UsageEvidence): string {
   return parts.length > 0 ? parts.join(', ') : 'no WAL, collections or aliases';
 }
 
+/** The way back for this volume: its newest archive, or, without one, a backup or a new peer. Ends with a full stop. */
 function restoreStep(input: VolumeVerdictInput): string {
-  if (input.newestArchive) {
-    return (
-      `Keep Qdrant stopped on this volume and restore the newest archive: ` +
-      `qdrant-upgrade-guard restore --archive ${input.newestArchive.path} --storage ${input.storagePath}`
-    );
-  }
-  return (
-    'No raft-state archive of this volume was found. Restore raft_state.json from a backup or VolumeSnapshot ' +
-    'taken before the loss; if there is none, remove this peer from the cluster (DELETE /cluster/peer/<old id> on ' +
-    'the leader), empty the volume and let the pod join as a new peer (reference/qdrant.md §4)'
-  );
+  if (input.newestArchive) return restoreArchive({ archivePath: input.newestArchive.path, storagePath: input.storagePath });
+  return noArchive({});
 }
 
 function problemRemedy(problem: StateProblem, input: VolumeVerdictInput): string {
   const restore = restoreStep(input);
   switch (problem.code) {
     case 'symlink':
-      return `${problem.file} is a symbolic link; Qdrant replaces it by rename on the next write, so the target is not the state it uses. Put the real file in its place, or: ${restore}.`;
+      return `${problem.file} is a symbolic link; Qdrant replaces it by rename on the next write, so the target is not the state it uses. Put the real file in its place, or: ${restore}`;
     case 'not-a-file':
-      return `${problem.file} must be a regular file. Move the entry away, then: ${restore}.`;
+      return `${problem.file} must be a regular file. Move the entry away, then: ${restore}`;
     case 'unreadable':
-      return `Make ${problem.file} readable by uid 1000 (Qdrant's user): chown 1000:1000 and chmod 0600 it, then run the check again.`;
+      return `Make ${problem.file} readable by uid 1000 (Qdrant's user): chown 1000:1000 and chmod 0600 it, then run the check again (${runbook(RUNBOOKS.lostState)}).`;
     case 'oversized':
-      return `A raft state is a few KiB; this is not one. Move it away and ${restore.charAt(0).toLowerCase()}${restore.slice(1)}. If it really is a state, raise --max-state-bytes.`;
+      return `A raft state is a few KiB; this is not one. If it really is a state, raise --max-state-bytes; otherwise move it away, then: ${restore}`;
     default:
-      return `Do not start Qdrant on this volume: it would fail to load the state or start under a new identity. ${restore}.`;
+      return `Do not start Qdrant on this volume: it would fail to load the state or start under a new identity. ${restore}`;
   }
 }
 
@@ -94,7 +87,7 @@ export function decideVolume(input: VolumeVerdictInput): Check[] {
       const legacyOnly = !v.evidence.stateJsonPresent && v.evidence.legacyStatePresent;
       const running = input.runningVersion !== undefined ? semver.coerce(input.runningVersion) : null;
       // A volume that only holds the <= 1.3 CBOR file while a newer Qdrant runs on it has lost the JSON file:
-      // every 1.4+ start writes raft_state.json, so the legacy file is stale (reference/qdrant.md §1).
+      // every 1.4+ start writes raft_state.json, so the legacy file is stale (docs/qdrant-facts.md#storage-directory).
       if (legacyOnly && running && semver.gte(running, '1.4.0')) {
         return [
           check(
@@ -103,7 +96,7 @@ export function decideVolume(input: VolumeVerdictInput): Check[] {
             subject,
             `raft_state.json is missing; only the legacy raft_state (Qdrant <= 1.3) remains while ${input.runningVersion} runs here, so it is stale (${usage})`,
             'raft_state.json present and valid',
-            `Qdrant ${input.runningVersion} always writes raft_state.json, so it was lost; the legacy file holds an old term and commit. ${restoreStep(input)}.`,
+            `Qdrant ${input.runningVersion} always writes raft_state.json, so it was lost; the legacy file holds an old term and commit. ${restoreStep(input)}`,
           ),
         ];
       }
@@ -140,7 +133,7 @@ export function decideVolume(input: VolumeVerdictInput): Check[] {
           subject,
           `${what} while ${usage}`,
           'raft_state.json present and valid on a volume Qdrant has used',
-          `Starting Qdrant here mints a new peer id and replays the old consensus log under it (qdrant/qdrant#6229, reference/qdrant.md §4). ${restoreStep(input)}.`,
+          `${NEVER_START_WITHOUT_STATE} ${restoreStep(input)}`,
         ),
       ];
     }

@@ -24,8 +24,11 @@ import { writeImage } from './oci.mjs';
 import { Rootfs } from './rootfs.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const out = process.env.IMAGES_DIR ? path.resolve(process.env.IMAGES_DIR) : path.join(repo, '.cache', 'images');
-const stage = path.join(out, '.stage');
+/** Where the layouts go: IMAGES_DIR, else .cache/images (read on each call, so a test can point it elsewhere). */
+export function imagesDir() {
+  return process.env.IMAGES_DIR ? path.resolve(process.env.IMAGES_DIR) : path.join(repo, '.cache', 'images');
+}
+const stageDir = () => path.join(imagesDir(), '.stage');
 
 export const PAUSE_IMAGE = 'localhost/qdrant-upgrade-guard-e2e/pause:1';
 
@@ -76,15 +79,16 @@ function etc(fs_, users) {
 }
 
 export function buildPause() {
-  const root = new Rootfs(path.join(stage, 'pause'));
-  const bin = path.join(stage, 'pause.bin');
+  const root = new Rootfs(path.join(stageDir(), 'pause'));
+  const bin = path.join(stageDir(), 'pause.bin');
   sh('gcc', ['-static', '-Os', '-s', '-o', bin, path.join(repo, 'test', 'cluster', 'node', 'pause.c')]);
   root.copy(bin, '/pause', 0o755);
   const names = [PAUSE_IMAGE];
-  const res = writeImage(root.dir, path.join(out, 'pause'), {
+  const res = writeImage(root.dir, path.join(imagesDir(), 'pause'), {
     names,
     config: { Entrypoint: ['/pause'], User: '65535:65535', WorkingDir: '/' },
   });
+  fs.rmSync(root.dir, { recursive: true, force: true });
   report('pause', names, res);
   return res;
 }
@@ -124,7 +128,7 @@ export function buildHook() {
   const bundle = path.join(repo, 'dist', 'qdrant-upgrade-guard.mjs');
   if (!fs.existsSync(bundle)) throw new Error(`${bundle} missing: run \`make bundle\` (node scripts/bundle.mjs) first`);
   const df = dockerfileFinalStage(fs.readFileSync(path.join(repo, 'Dockerfile'), 'utf8'));
-  const root = new Rootfs(path.join(stage, 'hook'));
+  const root = new Rootfs(path.join(stageDir(), 'hook'));
   // distroless/nodejs20-debian12:nonroot: Node at /nodejs/bin/node, glibc, CA certificates, user nonroot.
   root.program(process.execPath, '/nodejs/bin/node');
   etc(root, [{ name: 'nonroot', uid: 65532, home: '/home/nonroot' }]);
@@ -136,7 +140,7 @@ export function buildHook() {
   root.symlink('/nodejs/bin/node', '/usr/local/bin/node');
   const env = { SSL_CERT_FILE: '/etc/ssl/certs/ca-certificates.crt', ...df.env };
   const names = [chartHookImage()];
-  const res = writeImage(root.dir, path.join(out, 'hook'), {
+  const res = writeImage(root.dir, path.join(imagesDir(), 'hook'), {
     names,
     config: {
       User: df.user,
@@ -147,6 +151,7 @@ export function buildHook() {
       Labels: df.labels,
     },
   });
+  fs.rmSync(root.dir, { recursive: true, force: true });
   report('hook', names, res);
   return res;
 }
@@ -169,7 +174,7 @@ export async function buildQdrant(version) {
   for (const unprivileged of [false, true]) {
     const uid = unprivileged ? 1000 : 0;
     const tag = `v${version}${unprivileged ? '-unprivileged' : ''}`;
-    const root = new Rootfs(path.join(stage, `qdrant-${tag}`));
+    const root = new Rootfs(path.join(stageDir(), `qdrant-${tag}`));
     for (const t of QDRANT_TOOLS) root.program(t);
     etc(root, unprivileged ? [{ name: 'qdrant', uid: 1000, home: '/home/qdrant' }] : []);
     if (unprivileged) root.mkdir('/home/qdrant', 0o755, 1000, 1000);
@@ -183,7 +188,7 @@ export async function buildQdrant(version) {
       root.chownTree('/qdrant', 1000, 1000);
     }
     const names = [normalizeRef(`qdrant/qdrant:${tag}`)];
-    const res = writeImage(root.dir, path.join(out, `qdrant-${tag}`), {
+    const res = writeImage(root.dir, path.join(imagesDir(), `qdrant-${tag}`), {
       names,
       config: {
         User: `${uid}:${uid}`,
@@ -194,6 +199,7 @@ export async function buildQdrant(version) {
         Labels: { 'org.opencontainers.image.title': 'Qdrant', 'org.opencontainers.image.version': version },
       },
     });
+    fs.rmSync(root.dir, { recursive: true, force: true });
     report('qdrant', names, res);
     results.push(res);
   }
@@ -204,7 +210,7 @@ async function main() {
   const want = process.argv.slice(2);
   const all = want.length === 0;
   if (process.getuid?.() !== 0) throw new Error('run as root: the image layers record the owners staged here');
-  fs.mkdirSync(out, { recursive: true });
+  fs.mkdirSync(imagesDir(), { recursive: true });
   if (all || want.includes('pause')) buildPause();
   if (all || want.includes('hook')) buildHook();
   if (all || want.includes('qdrant')) {
@@ -212,7 +218,7 @@ async function main() {
     if (versions.length === 0) throw new Error('no Qdrant binary: set QDRANT_BIN_DIR (see test/support/real-qdrant)');
     for (const v of versions) await buildQdrant(v);
   }
-  fs.rmSync(stage, { recursive: true, force: true });
+  fs.rmSync(stageDir(), { recursive: true, force: true });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
