@@ -30,6 +30,8 @@ export const CHECK_CATALOGUE = {
   'volume.evidence': entry(RUNBOOKS.readingReports, 'Informational (inspect): what shows the volume was used: WAL segments, collections, aliases.'),
   'volume.peers': entry(RUNBOOKS.readingReports, 'Informational (inspect): format generation, voters and peers recorded in the state.'),
   'volume.note': entry(RUNBOOKS.readingReports, 'Informational (inspect): anything else worth knowing about the volume.'),
+  'volume.phantom-voter': entry(RUNBOOKS.lostState, 'No address is shared by two voters in the raft state (a peer that came back under a new id, qdrant/qdrant#6229).'),
+  'volume.stub-state': entry(RUNBOOKS.lostState, 'A volume that holds collections does not carry the empty state of a peer that never joined.'),
   'volume.snapshot': entry(RUNBOOKS.volumeSnapshot, 'The CSI VolumeSnapshot of the PVC became readyToUse before the deadline.'),
   // Archives and restore.
   'archive.entry': entry(RUNBOOKS.archives, 'One archive, read through: manifest present, every checksum matching.'),
@@ -38,7 +40,9 @@ export const CHECK_CATALOGUE = {
   'restore.identity': entry(RUNBOOKS.restore, 'The volume does not hold a valid state of another peer (unless --allow-peer-change).'),
   'restore.space': entry(RUNBOOKS.restore, 'The file system has room for the staged copy.'),
   'restore.lock': entry(RUNBOOKS.restore, 'No other restore or volume run holds the storage dir (its lock file in .upgrade-guard/).'),
+  'restore.staging': entry(RUNBOOKS.restore, 'The staged copy was written, fsynced and re-read from disk matching every checksum before the swap.'),
   'restore.applied': entry(RUNBOOKS.restore, 'The restored volume reads back as the archived peer.'),
+  'volume.lock': entry(RUNBOOKS.restore, 'No restore or other volume run holds the storage dir (its lock file in .upgrade-guard/).'),
   // Cluster health: pre-upgrade (degraded cluster) and post-upgrade (not converged).
   'cluster.reachable': entry(RUNBOOKS.degradedCluster, 'Every pod of the StatefulSet answered GET / and GET /cluster.'),
   'cluster.mode': entry(RUNBOOKS.degradedCluster, 'Cluster mode is the same on every peer (all enabled, or a single node with it disabled).'),
@@ -63,6 +67,12 @@ export const CHECK_CATALOGUE = {
   // The guard's own bookkeeping.
   'guard.record': entry(RUNBOOKS.guardBookkeeping, 'The record ConfigMap was updated with the verdict.'),
   'guard.event': entry(RUNBOOKS.guardBookkeeping, 'The Event on the StatefulSet was emitted.'),
+  // How the hooks reach Qdrant, and the in-cluster restore.
+  'qdrant.tls': entry(RUNBOOKS.readingReports, "Qdrant's TLS certificates are verified (a warning while --qdrant-insecure-skip-verify is on)."),
+  'restore-volume.held': entry(RUNBOOKS.restore, 'No Qdrant container runs on the volume to restore (its pod is held by the startup check, or absent).'),
+  'restore-volume.archive': entry(RUNBOOKS.restore, 'The archive to restore is named, or the record names the one taken before the last upgrade.'),
+  'restore-volume.worker': entry(RUNBOOKS.restore, 'The worker pod ran `restore` on the PVC, with every check restore has, and it passed.'),
+  'restore-volume.peer': entry(RUNBOOKS.restore, 'The peer came back ready and answers under its recorded peer id.'),
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** Every id any report can carry. */
