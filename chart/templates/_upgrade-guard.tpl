@@ -191,7 +191,8 @@ securityContext:
 {{- end }}
 
 {{/*
-qdrant.upgradeGuard.commonArgs: the flags every cluster-level command takes (pre-upgrade, post-upgrade, verify).
+qdrant.upgradeGuard.commonArgs: the flags every cluster-level command takes (pre-upgrade, post-upgrade, verify),
+how they reach Qdrant included.
 Usage: {{- include "qdrant.upgradeGuard.commonArgs" . | nindent 12 }}
 */}}
 {{- define "qdrant.upgradeGuard.commonArgs" -}}
@@ -203,11 +204,12 @@ Usage: {{- include "qdrant.upgradeGuard.commonArgs" . | nindent 12 }}
 - {{ include "qdrant.fullname" . | quote }}
 - --target-version
 - {{ include "qdrant.upgradeGuard.targetVersion" . | quote }}
+{{- include "qdrant.upgradeGuard.qdrantArgs" . }}
 {{- end }}
 
 {{/*
 qdrant.upgradeGuard.podSpecCommon: the parts of a guard pod spec that do not depend on the command: pull secrets,
-security context, and a writable /tmp (the root filesystem is read-only).
+security context, a writable /tmp (the root filesystem is read-only) and, with TLS on, the volume holding Qdrant's CA.
 Usage: {{- include "qdrant.upgradeGuard.podSpecCommon" . | nindent 6 }}
 */}}
 {{- define "qdrant.upgradeGuard.podSpecCommon" -}}
@@ -220,6 +222,9 @@ volumes:
   - name: tmp
     emptyDir:
       sizeLimit: 64Mi
+  {{- with include "qdrant.upgradeGuard.tlsVolume" . }}
+  {{- . | nindent 2 }}
+  {{- end }}
 {{- end }}
 
 {{/*
@@ -278,4 +283,165 @@ metadata:
     {{- include "qdrant.upgradeGuard.labels" . | nindent 4 }}
   annotations:
     {{- include "qdrant.upgradeGuard.hookAnnotations" (dict "hook" .hook "weight" -9) | nindent 4 }}
+{{- end }}
+
+{{/*
+qdrant.upgradeGuard.podNames: the names of the Qdrant pods (`<fullname>-<ordinal>`) as a YAML flow list, for the
+rules that read a pod by name (pods/log). Every ordinal that may exist while a hook runs: max(replicaCount, the live
+replica count), so an upgrade that scales down still reads the logs of the pods it removes.
+Usage: resourceNames: {{ include "qdrant.upgradeGuard.podNames" . }}
+*/}}
+{{- define "qdrant.upgradeGuard.podNames" -}}
+{{- $fullname := include "qdrant.fullname" . }}
+{{- $replicas := int .Values.replicaCount }}
+{{- $live := lookup "apps/v1" "StatefulSet" .Release.Namespace $fullname }}
+{{- if and $live $live.spec (hasKey $live.spec "replicas") }}
+{{- $replicas = max $replicas (int $live.spec.replicas) }}
+{{- end }}
+{{- $names := list }}
+{{- range $i := until $replicas }}
+{{- $names = append $names (printf "%s-%d" $fullname $i) }}
+{{- end }}
+{{- toJson $names }}
+{{- end }}
+
+{{/*
+qdrant.upgradeGuard.rule.statefulset / .record: the two name-scoped rules the guard Roles share: the Qdrant
+StatefulSet and the record ConfigMap, by name. `verbs` is a list.
+Usage: {{- include "qdrant.upgradeGuard.rule.statefulset" (dict "root" . "verbs" (list "get")) | nindent 2 }}
+*/}}
+{{- define "qdrant.upgradeGuard.rule.statefulset" -}}
+- apiGroups: ["apps"]
+  resources: ["statefulsets"]
+  resourceNames: [{{ include "qdrant.fullname" .root | quote }}]
+  verbs: {{ toJson .verbs }}
+{{- end }}
+
+{{- define "qdrant.upgradeGuard.rule.record" -}}
+- apiGroups: [""]
+  resources: ["configmaps"]
+  resourceNames: [{{ include "qdrant.upgradeGuard.recordName" .root | quote }}]
+  verbs: {{ toJson .verbs }}
+{{- end }}
+
+{{/*
+qdrant.upgradeGuard.httpPort: the port Qdrant's REST API listens on, which the hooks dial on each pod IP:
+config.service.http_port when set (what Qdrant reads), else 6333 (Qdrant's default).
+qdrant.validateValues.upgradeGuard refuses a `service.ports` http targetPort that differs from it.
+Usage: {{ include "qdrant.upgradeGuard.httpPort" . }}
+*/}}
+{{- define "qdrant.upgradeGuard.httpPort" -}}
+{{- $svc := .Values.config.service | default dict }}
+{{- if $svc.http_port }}{{ int $svc.http_port }}{{ else }}6333{{ end }}
+{{- end }}
+
+{{/*
+qdrant.upgradeGuard.tls: how the hooks reach Qdrant over TLS, as JSON: {"enabled", "caFile", "volume", "mount",
+"error"}. Enabled with config.service.enable_tls. The CA is config.tls.ca_cert (the file Qdrant itself is given);
+the volume that holds it is the additionalVolumes entry whose additionalVolumeMounts mountPath contains that path,
+and the hook pods mount the same volume at the same path, read-only. Without ca_cert the system trust store is used.
+Usage: {{ $tls := include "qdrant.upgradeGuard.tls" . | fromJson }}
+*/}}
+{{- define "qdrant.upgradeGuard.tls" -}}
+{{- $out := dict "enabled" false "caFile" "" "error" "" }}
+{{- if eq (toString ((.Values.config.service | default dict).enable_tls)) "true" }}
+{{- $_ := set $out "enabled" true }}
+{{- $ca := toString (((.Values.config.tls | default dict).ca_cert) | default "") }}
+{{- if $ca }}
+{{- $_ := set $out "caFile" $ca }}
+{{- $mount := dict }}
+{{- range .Values.additionalVolumeMounts }}
+{{- $dir := trimSuffix "/" .mountPath }}
+{{- if and (hasPrefix (printf "%s/" $dir) $ca) (not $mount) }}
+{{- $mount = . }}
+{{- end }}
+{{- end }}
+{{- if not $mount }}
+{{- $_ := set $out "error" (printf "config.tls.ca_cert (%s) is not inside any additionalVolumeMounts mountPath: the upgrade-guard hooks mount the same volume to verify Qdrant's certificate. Mount the Secret holding the CA through additionalVolumes + additionalVolumeMounts (e.g. at /qdrant/tls), or set upgradeGuard.qdrantTls.insecureSkipVerify=true (not recommended)." $ca) }}
+{{- else }}
+{{- $volume := dict }}
+{{- range .Values.additionalVolumes }}
+{{- if eq .name $mount.name }}{{ $volume = . }}{{ end }}
+{{- end }}
+{{- if not $volume }}
+{{- $_ := set $out "error" (printf "additionalVolumeMounts %s (holding config.tls.ca_cert) names no volume in additionalVolumes" $mount.name) }}
+{{- else }}
+{{- $_ := set $out "volume" (merge (dict "name" "upgrade-guard-qdrant-tls") (omit $volume "name")) }}
+{{- $_ := set $out "mount" (dict "name" "upgrade-guard-qdrant-tls" "mountPath" $mount.mountPath "readOnly" true) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $out }}
+{{- end }}
+
+{{/*
+qdrant.upgradeGuard.qdrantArgs: how the cluster commands reach Qdrant: scheme, port, CA, and the skip-verify flag
+when upgradeGuard.qdrantTls.insecureSkipVerify is set (every report then says so).
+Usage: {{- include "qdrant.upgradeGuard.qdrantArgs" . | nindent 12 }}
+*/}}
+{{- define "qdrant.upgradeGuard.qdrantArgs" -}}
+{{- $tls := include "qdrant.upgradeGuard.tls" . | fromJson }}
+- --qdrant-scheme
+- {{ ternary "https" "http" $tls.enabled | quote }}
+- --qdrant-port
+- {{ include "qdrant.upgradeGuard.httpPort" . | quote }}
+{{- if and $tls.enabled (not .Values.upgradeGuard.qdrantTls.insecureSkipVerify) $tls.caFile }}
+- --qdrant-ca-file
+- {{ $tls.caFile | quote }}
+{{- end }}
+{{- if and $tls.enabled .Values.upgradeGuard.qdrantTls.insecureSkipVerify }}
+- --qdrant-insecure-skip-verify
+{{- end }}
+{{- end }}
+
+{{/*
+qdrant.upgradeGuard.tlsVolume / tlsMount: the CA volume and its mount in a hook pod that talks to Qdrant, or nothing.
+Usage: {{- include "qdrant.upgradeGuard.tlsMount" . | nindent 12 }}
+*/}}
+{{- define "qdrant.upgradeGuard.tlsVolume" -}}
+{{- $tls := include "qdrant.upgradeGuard.tls" . | fromJson }}
+{{- if and $tls.enabled $tls.volume (not .Values.upgradeGuard.qdrantTls.insecureSkipVerify) }}
+{{- list $tls.volume | toYaml }}
+{{- end }}
+{{- end }}
+
+{{- define "qdrant.upgradeGuard.tlsMount" -}}
+{{- $tls := include "qdrant.upgradeGuard.tls" . | fromJson }}
+{{- if and $tls.enabled $tls.mount (not .Values.upgradeGuard.qdrantTls.insecureSkipVerify) }}
+{{- list $tls.mount | toYaml }}
+{{- end }}
+{{- end }}
+
+{{/*
+qdrant.validateValues.upgradeGuard: what the guard cannot work with, refused at render time (included by the
+aggregator in _validate.tpl):
+- TLS on with a CA the hooks cannot mount (qdrant.upgradeGuard.tls);
+- service.verify_https_client_certificate: Qdrant then wants a client certificate the hooks do not have;
+- an http targetPort other than the port Qdrant listens on (the hooks dial the latter);
+- ReadWriteOncePod storage: a worker pod cannot mount a volume the Qdrant pod holds, so pre-upgrade could never
+  archive it and restore-volume could never reach it.
+Usage: {{ include "qdrant.validateValues.upgradeGuard" . }}
+*/}}
+{{- define "qdrant.validateValues.upgradeGuard" -}}
+{{- if .Values.upgradeGuard.enabled }}
+{{- $messages := list }}
+{{- $tls := include "qdrant.upgradeGuard.tls" . | fromJson }}
+{{- if and $tls.error (not .Values.upgradeGuard.qdrantTls.insecureSkipVerify) }}
+{{- $messages = append $messages (printf "upgradeGuard: %s" $tls.error) }}
+{{- end }}
+{{- if and $tls.enabled (eq (toString ((.Values.config.service | default dict).verify_https_client_certificate)) "true") }}
+{{- $messages = append $messages "upgradeGuard: config.service.verify_https_client_certificate=true makes Qdrant require a client certificate on the REST port, which the upgrade-guard hooks do not present. Turn it off, or turn the guard off (upgradeGuard.enabled=false; docs/runbooks.md#turn-the-guard-off-in-an-emergency says what is lost)." }}
+{{- end }}
+{{- $port := include "qdrant.upgradeGuard.httpPort" . }}
+{{- range .Values.service.ports }}
+{{- if and (eq .name "http") (ne (toString (.targetPort | default .port)) $port) }}
+{{- $messages = append $messages (printf "upgradeGuard: service.ports http targetPort is %v but Qdrant listens on %s (config.service.http_port, default 6333): set both to the same port; the probes and the upgrade-guard hooks use it." (.targetPort | default .port) $port) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.upgradeGuard.preUpgrade.enabled (or (has "ReadWriteOncePod" .Values.persistence.accessModes) (and .Values.snapshotPersistence.enabled (has "ReadWriteOncePod" .Values.snapshotPersistence.accessModes))) }}
+{{- $messages = append $messages "upgradeGuard: persistence.accessModes (or snapshotPersistence.accessModes) has ReadWriteOncePod: only one pod may use such a volume, so the guard's worker pods could never read a volume its Qdrant pod holds (no archive before an upgrade, no in-cluster restore). Use ReadWriteOnce (the default), or set upgradeGuard.preUpgrade.enabled=false and lose the pre-upgrade checks and archives (the startup check and post-upgrade still run; docs/runbooks.md#turn-the-guard-off-in-an-emergency)." }}
+{{- end }}
+{{- join "\n" $messages }}
+{{- end }}
 {{- end }}

@@ -8,6 +8,7 @@ import type { PeerEndpoint, PeerObservation, QdrantApi } from '../qdrant/types.j
 import type { Clock } from '../runtime/clock.js';
 import type { Progress } from '../runtime/progress.js';
 import { parseVersion } from '../policy/version.js';
+import { DEFAULT_REACH, type QdrantReach } from '../qdrant/tls.js';
 
 export interface ClusterTarget {
   /** Kubernetes namespace (default: the service account's). */
@@ -27,8 +28,8 @@ export interface ClusterDeps {
   progress: Progress;
 }
 
-/** Qdrant's REST port (reference/qdrant.md §3). */
-export const QDRANT_HTTP_PORT = 6333;
+/** Qdrant's default REST port; the chart passes the configured one (--qdrant-port). */
+export const QDRANT_HTTP_PORT = DEFAULT_REACH.port;
 /** The chart's volume claim templates: storage, and snapshots when snapshotPersistence is on. */
 export const STORAGE_CLAIM = 'qdrant-storage';
 export const SNAPSHOTS_CLAIM = 'qdrant-snapshots';
@@ -45,10 +46,13 @@ export function guardLabels(release: string): Record<string, string> {
   };
 }
 
-/** The pod IP from the API: no cluster DNS needed, and no confusion with a pod of the same name later. */
-export function endpointOf(pod: PodSnapshot): PeerEndpoint {
+/**
+ * The pod IP from the API: no cluster DNS needed, and no confusion with a pod of the same name later. Scheme and
+ * port are the ones Qdrant was configured with (the chart's --qdrant-scheme/--qdrant-port; default http, 6333).
+ */
+export function endpointOf(pod: PodSnapshot, reach: Pick<QdrantReach, 'scheme' | 'port'> = DEFAULT_REACH): PeerEndpoint {
   const host = pod.ip.includes(':') ? `[${pod.ip}]` : pod.ip;
-  return { pod: pod.name, ordinal: pod.ordinal ?? -1, url: `http://${host}:${QDRANT_HTTP_PORT}` };
+  return { pod: pod.name, ordinal: pod.ordinal ?? -1, url: `${reach.scheme}://${host}:${reach.port}` };
 }
 
 /** Observes every pod that has an IP, in parallel; a pod without one is recorded as unreachable. */
@@ -56,7 +60,7 @@ export async function observePods(qdrant: QdrantApi, pods: PodSnapshot[]): Promi
   return Promise.all(
     pods.map((pod) =>
       pod.ip
-        ? qdrant.observe(endpointOf(pod))
+        ? qdrant.observe(endpointOf(pod, qdrant.reach))
         : Promise.resolve<PeerObservation>({
             endpoint: { pod: pod.name, ordinal: pod.ordinal ?? -1, url: '' },
             reachable: false,
@@ -99,7 +103,7 @@ export function versionOfImage(image: string): string | undefined {
 /** Builds the real adapters, loaded lazily: @kubernetes/client-node is heavy and `inspect` never needs it. */
 export async function realDeps(
   target: ClusterTarget,
-  options: { env: NodeJS.ProcessEnv; clock: Clock; progress: Progress; qdrantTimeoutMs?: number },
+  options: { env: NodeJS.ProcessEnv; clock: Clock; progress: Progress; qdrantTimeoutMs?: number; reach?: QdrantReach },
 ): Promise<ClusterDeps> {
   const [{ createKubeApi }, { HttpQdrantApi }] = await Promise.all([
     import('../kube/client.js'),
@@ -111,9 +115,13 @@ export async function realDeps(
     clock: options.clock,
     progress: options.progress,
   });
+  // Both keys come from the release Secret through env; the read-only one is used when present (every call reads).
   const apiKey = options.env.QDRANT_API_KEY;
+  const readOnlyApiKey = options.env.QDRANT_READ_ONLY_API_KEY;
   const qdrant = new HttpQdrantApi({
     ...(apiKey ? { apiKey } : {}),
+    ...(readOnlyApiKey ? { readOnlyApiKey } : {}),
+    reach: { ...(options.reach ?? DEFAULT_REACH), namespace: kube.namespace },
     timeoutMs: options.qdrantTimeoutMs ?? 5000,
   });
   return { kube, qdrant, clock: options.clock, progress: options.progress };

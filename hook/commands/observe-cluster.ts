@@ -125,7 +125,7 @@ export async function rolloutSnapshot(deps: ClusterDeps, sts: StatefulSetSnapsho
       const failedInit = p.initContainers.find((c) => c.state === 'terminated' && (c.exitCode ?? 0) !== 0)
         ?? p.initContainers.find((c) => c.lastTermination && (c.lastTermination.exitCode ?? 0) !== 0);
       const readyz = !p.ready && p.ip && p.phase === 'Running'
-        ? await deps.qdrant.ready(endpointOf(p)).then(
+        ? await deps.qdrant.ready(endpointOf(p, deps.qdrant.reach)).then(
             (r) => ({ status: r.ready ? 200 : 503, text: r.text }),
             () => undefined,
           )

@@ -14,11 +14,17 @@
  * be replaced. Responses that carry peer ids, terms or commits (/cluster, /collections/{name}/cluster,
  * /telemetry) are therefore fetched here and parsed with lossless-json.
  * GET / (versionInfo) and GET /collections (names) carry no u64 and use the client.
- * With an injected `fetch` (tests), everything goes through it, since the client cannot take one.
+ * With an injected `fetch` (tests), everything goes through it, since the client cannot take one; so does HTTPS
+ * (hook/qdrant/tls.ts: the client cannot be given a CA or the pod-name check).
+ *
+ * Keys: every request here is a GET, and Qdrant allows each of them with the read-only key (checked against 1.13.5
+ * and 1.16.3: /, /readyz, /cluster, /collections, /collections/{name}/cluster, /telemetry), so the read-only key is
+ * sent when one is given and the read-write key otherwise (docs/operations.md#api-keys).
  */
 import { QdrantClient } from '@qdrant/js-client-rest';
 import semver from 'semver';
 import { GuardError, type GuardErrorOptions } from '../errors.js';
+import { DEFAULT_REACH, httpsGet, isCertificateError, isPlainHttpPort, type QdrantReach } from './tls.js';
 import {
   parseLossless,
   ShapeError,
@@ -38,8 +44,12 @@ import type {
 } from './types.js';
 
 export interface HttpQdrantApiOptions {
-  /** The caller reads it from env QDRANT_API_KEY; never logged, redacted from every message. */
+  /** The read-write key (env QDRANT_API_KEY); never logged, redacted from every message. */
   apiKey?: string;
+  /** The read-only key (env QDRANT_READ_ONLY_API_KEY): preferred, since every call only reads. */
+  readOnlyApiKey?: string;
+  /** Scheme, port and TLS trust (default http on 6333). */
+  reach?: QdrantReach;
   /** Per request. */
   timeoutMs: number;
   /** Replaces fetch for every request (the official client then is not used). */
@@ -73,14 +83,30 @@ interface RawResponse {
 export class HttpQdrantApi implements QdrantApi {
   private readonly opts: HttpQdrantApiOptions;
   private readonly clients = new Map<string, QdrantClient>();
+  readonly reach: QdrantReach;
 
   constructor(opts: HttpQdrantApiOptions) {
     if (!(opts.timeoutMs > 0)) throw new RangeError('timeoutMs must be positive');
     this.opts = opts;
+    this.reach = opts.reach ?? DEFAULT_REACH;
+  }
+
+  /** The key sent with every request: the read-only one when given (all calls read), else the read-write one. */
+  private get key(): string | undefined {
+    return this.opts.readOnlyApiKey || this.opts.apiKey || undefined;
+  }
+
+  private get keyName(): string {
+    return this.opts.readOnlyApiKey ? 'read-only API key (QDRANT_READ_ONLY_API_KEY)' : 'API key (QDRANT_API_KEY)';
+  }
+
+  /** The official client only for plain HTTP without an injected fetch. */
+  private useClient(ep: PeerEndpoint): boolean {
+    return !this.opts.fetch && !ep.url.startsWith('https:');
   }
 
   async version(ep: PeerEndpoint): Promise<VersionInfo> {
-    const body = this.opts.fetch
+    const body = !this.useClient(ep)
       ? await this.getJson(ep, '/')
       : await this.viaClient(ep, 'GET /', (c) => c.versionInfo());
     return this.shaped(ep, 'GET /', () => toVersionInfo(body));
@@ -99,7 +125,7 @@ export class HttpQdrantApi implements QdrantApi {
   }
 
   async collectionNames(ep: PeerEndpoint): Promise<string[]> {
-    if (this.opts.fetch) {
+    if (!this.useClient(ep)) {
       const body = await this.getJson(ep, '/collections');
       return this.shaped(ep, 'GET /collections', () => toCollectionNames(resultOf(body)));
     }
@@ -177,8 +203,9 @@ export class HttpQdrantApi implements QdrantApi {
   }
 
   private redact(text: string): string {
-    const key = this.opts.apiKey;
-    return key ? text.split(key).join('<redacted>') : text;
+    let out = text;
+    for (const key of [this.opts.apiKey, this.opts.readOnlyApiKey]) if (key) out = out.split(key).join('<redacted>');
+    return out;
   }
 
   private fail(message: string, answered: boolean, status: number | undefined, options: GuardErrorOptions): QdrantRequestError {
@@ -187,7 +214,7 @@ export class HttpQdrantApi implements QdrantApi {
 
   private headers(): Record<string, string> {
     const h: Record<string, string> = { accept: 'application/json' };
-    if (this.opts.apiKey) h['api-key'] = this.opts.apiKey;
+    if (this.key) h['api-key'] = this.key;
     return h;
   }
 
@@ -196,6 +223,14 @@ export class HttpQdrantApi implements QdrantApi {
     const what = `GET ${path.split('?')[0]}`;
     let res: Response;
     try {
+      if (!this.opts.fetch && ep.url.startsWith('https:')) {
+        return await httpsGet(joinUrl(ep.url, path), {
+          reach: this.reach,
+          pod: ep.pod,
+          headers: this.headers(),
+          signal: AbortSignal.timeout(this.opts.timeoutMs),
+        });
+      }
       res = await doFetch(joinUrl(ep.url, path), {
         method: 'GET',
         headers: this.headers(),
@@ -219,7 +254,7 @@ export class HttpQdrantApi implements QdrantApi {
         `${this.who(ep)} answered ${what} with a body that is not JSON (HTTP ${res.status}, ${res.contentType || 'no content-type'}): ${excerpt(res.text)}`,
         true,
         res.status,
-        { remedy: `Check that ${ep.url} is the Qdrant REST port (6333) of the pod and not a proxy or another service.` },
+        { remedy: `Check that ${ep.url} is the Qdrant REST port (config.service.http_port) of the pod and not a proxy or another service.` },
       );
     }
   }
@@ -233,7 +268,7 @@ export class HttpQdrantApi implements QdrantApi {
         url: ep.url,
         timeout: this.opts.timeoutMs,
         checkCompatibility: false,
-        ...(this.opts.apiKey ? { headers: { 'api-key': this.opts.apiKey } } : {}),
+        ...(this.key ? { headers: { 'api-key': this.key } } : {}),
       });
       this.clients.set(ep.url, client);
     }
@@ -272,14 +307,16 @@ export class HttpQdrantApi implements QdrantApi {
   private statusError(ep: PeerEndpoint, what: string, res: RawResponse): QdrantRequestError {
     const who = this.who(ep);
     if (res.status === 401 || res.status === 403) {
-      if (this.opts.apiKey) {
-        return this.fail(`${who} refused ${what}: the API key was refused (HTTP ${res.status}: ${excerpt(res.text)})`, true, res.status, {
+      if (this.key) {
+        return this.fail(`${who} refused ${what}: the ${this.keyName} was refused (HTTP ${res.status}: ${excerpt(res.text)})`, true, res.status, {
           remedy:
-            'Set QDRANT_API_KEY to the read-write key Qdrant runs with (the chart value apiKey, stored in the release Secret); a read-only key is not enough for every endpoint.',
+            'Give the hooks a key Qdrant runs with: QDRANT_READ_ONLY_API_KEY (chart value readOnlyApiKey; enough for every call the guard makes) ' +
+            'or QDRANT_API_KEY (chart value apiKey), from the release Secret (docs/operations.md#api-keys).',
         });
       }
       return this.fail(`${who} refused ${what}: it requires an API key and none was given (HTTP ${res.status})`, true, res.status, {
-        remedy: 'Set QDRANT_API_KEY to the key Qdrant runs with (the chart value apiKey, stored in the release Secret).',
+        remedy:
+          'Set QDRANT_READ_ONLY_API_KEY or QDRANT_API_KEY to a key Qdrant runs with (chart values readOnlyApiKey / apiKey, stored in the release Secret; docs/operations.md#api-keys).',
       });
     }
     const transient = res.status >= 500 || res.status === 429;
@@ -301,6 +338,21 @@ export class HttpQdrantApi implements QdrantApi {
       });
     }
     const code = errorCode(err);
+    if (isCertificateError(code)) {
+      return this.fail(`${who} presented a certificate that was not accepted: ${what}: ${code}: ${errText(err)}`, false, undefined, {
+        cause: err,
+        remedy:
+          `The hooks verify Qdrant's certificate against ${this.reach.caFile ? `the CA in ${this.reach.caFile} (config.tls.ca_cert)` : 'the system trust store (config.tls.ca_cert is not set)'}; ` +
+          `it must chain to that CA and name the pod IP or a name of ${ep.pod} under <namespace>.svc (docs/operations.md#tls-and-custom-ports). ` +
+          'upgradeGuard.qdrantTls.insecureSkipVerify=true skips the check (not recommended).',
+      });
+    }
+    if (ep.url.startsWith('https:') && isPlainHttpPort(err)) {
+      return this.fail(`${who} does not speak TLS: ${what}: ${errText(err)}`, false, undefined, {
+        cause: err,
+        remedy: 'The hooks were told to use HTTPS (config.service.enable_tls=true) but the port answers plain HTTP: check config.service.enable_tls and the port (docs/operations.md#tls-and-custom-ports).',
+      });
+    }
     const detail =
       code === 'ECONNREFUSED'
         ? 'connection refused'
@@ -334,6 +386,10 @@ function excerpt(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   if (flat === '') return '(empty body)';
   return flat.length > EXCERPT ? `${flat.slice(0, EXCERPT)}...` : flat;
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 function isTimeout(err: unknown): boolean {

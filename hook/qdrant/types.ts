@@ -69,6 +69,8 @@ export interface PeerObservation {
 
 /** The adapter the commands use; hook/qdrant/http-api.ts implements it, tests may fake it. */
 export interface QdrantApi {
+  /** How pods are reached (scheme, port, TLS trust); endpointOf() builds URLs from it. Default http on 6333. */
+  readonly reach?: import('./tls.js').QdrantReach;
   version(ep: PeerEndpoint): Promise<VersionInfo>;
   ready(ep: PeerEndpoint): Promise<{ ready: boolean; text: string }>;
   cluster(ep: PeerEndpoint): Promise<ClusterStatus>;

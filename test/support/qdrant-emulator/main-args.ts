@@ -26,6 +26,8 @@ const VALUE_FLAGS = new Set([
   'log-file',
   'config-path',
   'name',
+  'tls-cert',
+  'tls-key',
 ]);
 const BOOL_FLAGS = new Set(['color', 'no-color', 'reinit', 'disable-telemetry', 'stacktrace', 'help']);
 

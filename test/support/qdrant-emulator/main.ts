@@ -5,6 +5,7 @@
  *   node --import tsx test/support/qdrant-emulator/main.ts --host <pod IP> [--port 6333] [--p2p-port 6335]
  *        --storage <dir> [--snapshots <dir>] --version <x.y.z | vx.y.z | x.y.z-unprivileged>
  *        [--uri <p2p uri>] [--bootstrap <p2p uri>] [--log-file <file>] [--color] [--config-path <file>]
+ *        [--tls-cert <pem> --tls-key <pem>]
  *
  * Environment, as the Qdrant container gets it: QDRANT__SERVICE__API_KEY, QDRANT__SERVICE__READ_ONLY_API_KEY,
  * QDRANT__CLUSTER__ENABLED, QDRANT__LOGGER__FORMAT=json, QDRANT__SERVICE__HTTP_PORT, QDRANT__CLUSTER__P2P__PORT,
@@ -19,9 +20,16 @@
  *   QDRANT_EMULATOR_TIMING              e.g. pollMs=100,electionTimeoutMs=500,loopCap=300
  *   QDRANT_EMULATOR_COLOR               true to force ANSI colours (default: when stdout is a TTY)
  * Config files: <cwd>/config/config.yaml, <cwd>/config/$RUN_MODE.yaml (production), local.yaml; env overrides.
+ * TLS on the REST port as Qdrant has it: `service.enable_tls` (QDRANT__SERVICE__ENABLE_TLS) with `tls.cert` and
+ * `tls.key` (or --tls-cert/--tls-key) serve HTTPS on the REST port; the p2p port is unchanged. This wrapper terminates
+ * TLS and forwards to the emulated peer listening on an ephemeral loopback-side port of the same host. An absolute
+ * TLS path that does not exist is looked up below the parent of the working dir: the kubelet stand-in runs Qdrant in
+ * a private root whose `/qdrant` is the working dir, with each volume mount linked at its mount path below it.
  * SIGTERM and SIGINT stop it cleanly with exit code 0. Exit 2 on bad arguments, 1 when start-up fails.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { EmulatorLog } from './log.js';
 import { parseFault } from './faults.js';
@@ -29,7 +37,7 @@ import { EmulatedPeer } from './peer.js';
 import { ArgError, parseArgs, parseDefaultCollection, parseTiming } from './main-args.js';
 import { chainResolvers, fileResolver } from './resolve.js';
 import { fakeCommitSha, normaliseVersion, versionAtLeast } from './version.js';
-import { loadConfigFiles, parseBool, setting } from './config.js';
+import { loadConfigFiles, parseBool, setting, type ConfigTree } from './config.js';
 
 function usage(message: string): never {
   process.stderr.write(`qdrant-emulator: ${message}\nsee the header of test/support/qdrant-emulator/main.ts for usage\n`);
@@ -69,6 +77,7 @@ async function main(): Promise<void> {
 
   const host = (args.host as string | undefined) ?? setting(tree, env, 'service.host') ?? '127.0.0.1';
   const port = Number((args.port as string | undefined) ?? setting(tree, env, 'service.http_port') ?? 6333);
+  const tls = tlsFiles(args, tree, env);
   const p2pPort = Number((args['p2p-port'] as string | undefined) ?? setting(tree, env, 'cluster.p2p.port') ?? 6335);
   if (!Number.isInteger(port) || !Number.isInteger(p2pPort)) usage('ports must be integers');
   const storageDir = path.resolve(
@@ -105,7 +114,8 @@ async function main(): Promise<void> {
     peer = await EmulatedPeer.start({
       name: (args.name as string | undefined) ?? env.HOSTNAME ?? 'qdrant',
       host,
-      port,
+      // Behind the TLS front the peer's own REST listener takes any free port.
+      port: tls ? 0 : port,
       p2pPort,
       storageDir,
       snapshotsDir,
@@ -126,6 +136,16 @@ async function main(): Promise<void> {
   } catch (err) {
     log.error('qdrant', `Failed to start: ${(err as Error).message}`);
     process.exit(1);
+  }
+
+  if (tls && peer.boundPort) {
+    try {
+      await serveTls(host, port, peer.boundPort, tls);
+      log.info('actix', `TLS enabled on the REST port ${port} (certificate ${tls.certPath})`);
+    } catch (err) {
+      log.error('qdrant', `Failed to start the TLS listener on ${host}:${port}: ${(err as Error).message}`);
+      process.exit(1);
+    }
   }
 
   // Qdrant touches QDRANT_INIT_FILE_PATH once it has started (the official chart points it at an emptyDir).
@@ -153,6 +173,48 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   // Keep the event loop alive even when the peer listens on nothing (fault "unreachable").
   setInterval(() => undefined, 1 << 30);
+}
+
+interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  certPath: string;
+}
+
+/** The REST port's certificate and key when TLS is on (see the header); exits 2 when they cannot be read. */
+function tlsFiles(args: Record<string, string | boolean | undefined>, tree: ConfigTree, env: NodeJS.ProcessEnv): TlsFiles | undefined {
+  const flagCert = args['tls-cert'] as string | undefined;
+  const on = flagCert !== undefined || parseBool(setting(tree, env, 'service.enable_tls'), false);
+  if (!on) return undefined;
+  const certPath = flagCert ?? setting(tree, env, 'tls.cert');
+  const keyPath = (args['tls-key'] as string | undefined) ?? setting(tree, env, 'tls.key');
+  if (!certPath || !keyPath) usage('service.enable_tls needs tls.cert and tls.key (or --tls-cert and --tls-key)');
+  const read = (p: string): Buffer => {
+    const candidates = [path.resolve(p)];
+    if (path.isAbsolute(p)) candidates.push(path.join(process.cwd(), '..', p));
+    for (const c of candidates) if (fs.existsSync(c)) return fs.readFileSync(c);
+    usage(`TLS file ${p} not found (looked at ${candidates.join(', ')})`);
+  };
+  return { cert: read(certPath), key: read(keyPath), certPath };
+}
+
+/** HTTPS on host:port, every request forwarded to the peer's plain listener on host:innerPort. */
+function serveTls(host: string, port: number, innerPort: number, files: TlsFiles): Promise<void> {
+  const server = https.createServer({ cert: files.cert, key: files.key }, (req, res) => {
+    const upstream = http.request({ host, port: innerPort, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', (err) => {
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`emulator TLS front: ${err.message}`);
+    });
+    req.pipe(upstream);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
 }
 
 void main();
