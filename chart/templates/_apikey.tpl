@@ -32,12 +32,59 @@ Usage: {{ include "qdrant.apiKey.secretName" . }}
 {{- end }}
 
 {{/*
-qdrant.apiKey.managedSecret: "true" when the chart must render its Secret (a key is generated or literal).
+qdrant.apiKey.managedSecret: "true" when the chart renders its Secret: whenever a key is set, in any form, as the
+official chart does (qdrant.apiKey.localYaml says why an external key needs it too).
 Usage: {{ if eq (include "qdrant.apiKey.managedSecret" .) "true" }}
 */}}
 {{- define "qdrant.apiKey.managedSecret" -}}
 {{- $kinds := list (include "qdrant.apiKey.kind" .Values.apiKey) (include "qdrant.apiKey.kind" .Values.readOnlyApiKey) }}
-{{- or (has "generated" $kinds) (has "literal" $kinds) }}
+{{- or (ne (index $kinds 0) "none") (ne (index $kinds 1) "none") }}
+{{- end }}
+
+{{/*
+qdrant.apiKey.externalValue: the plain value of a key kept in the user's own Secret, read (lookup) from it; empty
+when that Secret or key is not there (or under helm template). Only for the Secret's copy the official chart keeps.
+Usage: {{ include "qdrant.apiKey.externalValue" (dict "root" . "value" .Values.apiKey) }}
+*/}}
+{{- define "qdrant.apiKey.externalValue" -}}
+{{- $ref := .value.valueFrom.secretKeyRef }}
+{{- $live := lookup "v1" "Secret" .root.Release.Namespace $ref.name | default dict }}
+{{- get (get $live "data" | default dict) $ref.key | default "" | b64dec }}
+{{- end }}
+
+{{/*
+qdrant.apiKey.localYaml: the data of the chart's Secret exactly as the official chart renders it: `api-key`,
+`read-only-api-key` and `local.yaml` (Qdrant's config/local.yaml carrying the keys). Qdrant here takes its keys
+from environment variables, but pods of a release migrated from the official chart mount `local.yaml` from this
+Secret by subPath, and Qdrant treats config/local as optional: an old pod that restarts while the staged rollout has
+not reached it yet would start without an API key if the key were gone. So the key is always served, with the same
+content, and for a key in the user's own Secret the chart keeps the same copy the official chart keeps.
+Usage: {{- include "qdrant.apiKey.localYaml" . | nindent 2 }}
+*/}}
+{{- define "qdrant.apiKey.localYaml" -}}
+{{- $rw := "" }}
+{{- $ro := "" }}
+{{- if eq (include "qdrant.apiKey.kind" .Values.apiKey) "external" }}
+{{- $rw = include "qdrant.apiKey.externalValue" (dict "root" . "value" .Values.apiKey) }}
+{{- else }}
+{{- $rw = include "qdrant.apiKey.secretValue" (dict "root" . "value" .Values.apiKey "dataKey" "api-key") }}
+{{- end }}
+{{- if eq (include "qdrant.apiKey.kind" .Values.readOnlyApiKey) "external" }}
+{{- $ro = include "qdrant.apiKey.externalValue" (dict "root" . "value" .Values.readOnlyApiKey) }}
+{{- else }}
+{{- $ro = include "qdrant.apiKey.secretValue" (dict "root" . "value" .Values.readOnlyApiKey "dataKey" "read-only-api-key") }}
+{{- end }}
+{{- if and $rw $ro }}
+api-key: {{ $rw | b64enc }}
+read-only-api-key: {{ $ro | b64enc }}
+local.yaml: {{ printf "service:\n  api_key: %s\n  read_only_api_key: %s" $rw $ro | b64enc }}
+{{- else if $rw }}
+api-key: {{ $rw | b64enc }}
+local.yaml: {{ printf "service:\n  api_key: %s" $rw | b64enc }}
+{{- else if $ro }}
+read-only-api-key: {{ $ro | b64enc }}
+local.yaml: {{ printf "service:\n  read_only_api_key: %s" $ro | b64enc }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -172,6 +172,27 @@ Usage: {{ regexMatch (include "qdrant.version.semverPattern" .) $tag }}
 {{- end }}
 
 {{/*
+qdrant.probe.port: the service port the probes check, as YAML (name, targetPort), or {} when no port has
+checksEnabled (then no probe is rendered, as in the official chart). qdrant.validateValues.probePort refuses more than
+one, or one that is neither http nor grpc.
+Usage: {{ $checked := include "qdrant.probe.port" . | fromYaml }}
+*/}}
+{{- define "qdrant.probe.port" -}}
+{{- $checked := list }}
+{{- range .Values.service.ports }}
+{{- if .checksEnabled }}
+{{- $checked = append $checked . }}
+{{- end }}
+{{- end }}
+{{- with first $checked }}
+name: {{ .name | quote }}
+targetPort: {{ .targetPort }}
+{{- else }}
+{}
+{{- end }}
+{{- end }}
+
+{{/*
 qdrant.probe.timing: the timing fields of a probe value (livenessProbe, readinessProbe, startupProbe).
 Usage: {{- include "qdrant.probe.timing" .Values.readinessProbe | nindent 12 }}
 */}}

@@ -15,6 +15,9 @@ Usage: {{- include "qdrant.validateValues" . }}
 {{- $messages = append $messages (include "qdrant.validateValues.ports" . | trim) }}
 {{- $messages = append $messages (include "qdrant.validateValues.podDisruptionBudget" . | trim) }}
 {{- $messages = append $messages (include "qdrant.validateValues.immutableStatefulSet" . | trim) }}
+{{- $messages = append $messages (include "qdrant.validateValues.probePort" . | trim) }}
+{{- $messages = append $messages (include "qdrant.validateValues.officialVolumes" . | trim) }}
+{{- $messages = append $messages (include "qdrant.validateValues.snapshotRestoration" . | trim) }}
 {{- $messages = append $messages (include "qdrant.validateValues.upgradeGuard" . | trim) }}
 {{- $messages = without $messages "" }}
 {{- if $messages }}
@@ -23,7 +26,8 @@ Usage: {{- include "qdrant.validateValues" . }}
 {{- end }}
 
 {{/*
-qdrant.validateValues.targetVersion: the guard compares versions (reference/qdrant.md §5), so it needs a semver
+qdrant.validateValues.targetVersion: the guard compares versions (one minor at a time, no downgrade:
+https://qdrant.tech/documentation/guides/administration/#upgrading), so it needs a semver
 target: the image tag, or upgradeGuard.targetVersion when the tag is not one (latest, dev, a digest...).
 */}}
 {{- define "qdrant.validateValues.targetVersion" -}}
@@ -83,17 +87,15 @@ qdrant: service.ports
 {{- end }}
 
 {{/*
-qdrant.validateValues.podDisruptionBudget: a PodDisruptionBudget takes maxUnavailable or minAvailable, not both.
+qdrant.validateValues.podDisruptionBudget: a PodDisruptionBudget takes maxUnavailable or minAvailable, not both. A
+falsy one (0, "", null) is left out, as the official chart does, so only two set ones are refused.
 */}}
 {{- define "qdrant.validateValues.podDisruptionBudget" -}}
 {{- $pdb := .Values.podDisruptionBudget }}
-{{- if and $pdb.enabled (not (kindIs "invalid" $pdb.maxUnavailable)) (not (kindIs "invalid" $pdb.minAvailable)) }}
+{{- if and $pdb.enabled $pdb.maxUnavailable $pdb.minAvailable }}
 qdrant: podDisruptionBudget
-    set either maxUnavailable or minAvailable, not both (set maxUnavailable=null to use minAvailable).
-{{- end }}
-{{- if and $pdb.enabled (kindIs "invalid" $pdb.maxUnavailable) (kindIs "invalid" $pdb.minAvailable) }}
-qdrant: podDisruptionBudget
-    set maxUnavailable or minAvailable.
+    maxUnavailable ({{ $pdb.maxUnavailable }}) and minAvailable ({{ $pdb.minAvailable }}) are both set; Kubernetes takes one
+    (https://kubernetes.io/docs/tasks/run-application/configure-pdb/). Set maxUnavailable=null to use minAvailable.
 {{- end }}
 {{- end }}
 
@@ -175,5 +177,74 @@ qdrant: StatefulSet {{ $name }}
     The new StatefulSet adopts the running pods and PVCs. A volume claim template change applies to new PVCs
     only; resize existing PVCs separately.
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+qdrant.validateValues.probePort: the probes check the one service port with checksEnabled. The official chart
+renders one probe per such port, so two of them give a container two probes of one kind, and p2p gives a probe
+without a handler; the API server refuses both half-way through the upgrade.
+*/}}
+{{- define "qdrant.validateValues.probePort" -}}
+{{- $checked := list }}
+{{- range .Values.service.ports }}
+{{- if .checksEnabled }}
+{{- $checked = append $checked .name }}
+{{- end }}
+{{- end }}
+{{- if gt (len $checked) 1 }}
+qdrant: service.ports[].checksEnabled
+    is true on {{ join ", " $checked }}; the probes can check one port. Keep checksEnabled on http (or grpc) only.
+{{- else if and $checked (not (has (first $checked) (list "http" "grpc"))) }}
+qdrant: service.ports[].checksEnabled
+    is true on {{ first $checked }}; the probes check http (HTTP GET) or grpc (gRPC health check). Move checksEnabled
+    to the http port.
+{{- end }}
+{{- end }}
+
+{{/*
+qdrant.validateValues.officialVolumes: the official chart's volume-name and subPath keys. The upgrade guard finds each
+peer's volume by its claim name (qdrant-storage-<pod>, qdrant-snapshots-<pod>) and reads the raft state at the root
+of the storage volume, and a claim template cannot be renamed on a live StatefulSet; so only the defaults are
+supported. The chart README ("Moving over from the official chart") says what to do instead.
+*/}}
+{{- define "qdrant.validateValues.officialVolumes" -}}
+{{- $help := "See the chart README (helm show readme), section: Moving over from the official chart." }}
+{{- with .Values.persistence.storageVolumeName }}
+{{- if ne . "qdrant-storage" }}
+qdrant: persistence.storageVolumeName
+    "{{ . }}" is not supported: the upgrade guard finds the storage volumes by the claim name qdrant-storage.
+    Remove the key (a new release gets qdrant-storage). A release whose claims already use another name cannot
+    move to this chart in place (Kubernetes cannot rename a claim template): keep it on the official chart. {{ $help }}
+{{- end }}
+{{- end }}
+{{- with .Values.persistence.storageSubPath }}
+qdrant: persistence.storageSubPath
+    "{{ . }}" is not supported: the upgrade guard reads the raft state at the root of the qdrant-storage volume.
+    Remove the key and keep Qdrant's storage at the volume root; to move existing data, copy it out of the
+    sub-directory first. {{ $help }}
+{{- end }}
+{{- with .Values.snapshotPersistence.snapshotsVolumeName }}
+{{- if ne . "qdrant-snapshots" }}
+qdrant: snapshotPersistence.snapshotsVolumeName
+    "{{ . }}" is not supported: the snapshots volume is named qdrant-snapshots (the upgrade guard can archive to it).
+    Remove the key. {{ $help }}
+{{- end }}
+{{- end }}
+{{- with .Values.snapshotPersistence.snapshotsSubPath }}
+qdrant: snapshotPersistence.snapshotsSubPath
+    "{{ . }}" is not supported: the snapshots volume is mounted whole at /qdrant/snapshots. Remove the key; to keep
+    snapshots in a directory of their own, set config.storage.snapshots_path (e.g. /qdrant/snapshots/{{ . }}). {{ $help }}
+{{- end }}
+{{- end }}
+
+{{/*
+qdrant.validateValues.snapshotRestoration: the restoration volume must not hide the storage or snapshots mounts.
+*/}}
+{{- define "qdrant.validateValues.snapshotRestoration" -}}
+{{- $r := .Values.snapshotRestoration }}
+{{- if and $r.enabled $r.pvcName (has (trimSuffix "/" $r.mountPath) (list "/qdrant/storage" "/qdrant/snapshots" "/qdrant" "/qdrant/config" "/qdrant/init")) }}
+qdrant: snapshotRestoration.mountPath
+    "{{ $r.mountPath }}" would hide a volume Qdrant needs. Use a path of its own, e.g. /qdrant/snapshot-restoration.
 {{- end }}
 {{- end }}

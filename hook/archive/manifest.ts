@@ -8,8 +8,11 @@ import { JsonNumber } from '../storage/raft-state.js';
 
 export const MANIFEST_NAME = 'manifest.json';
 export const MANIFEST_FORMAT_VERSION = 1;
-/** A manifest is a few KiB even for a long WAL; anything bigger is not ours. */
-export const MAX_MANIFEST_BYTES = 1024 * 1024;
+/**
+ * The one limit on manifest.json, shared by the writer (which refuses up front, write.ts) and the reader: ~130 bytes
+ * per file, so about 30,000 WAL files. A consensus WAL holds a handful of segments; anything bigger is not ours.
+ */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 export interface ManifestFile {
   path: string;

@@ -20,7 +20,7 @@ import zlib from 'node:zlib';
 import { Header, Pax } from 'tar';
 import { GuardError, infraError, wrapError } from '../errors.js';
 import { STATE_JSON, STATE_LEGACY, WAL_DIR, type StorageInspection } from '../storage/inspect.js';
-import { MANIFEST_FORMAT_VERSION, MANIFEST_NAME, type Manifest, type ManifestFile } from './manifest.js';
+import { MANIFEST_FORMAT_VERSION, MANIFEST_NAME, MAX_MANIFEST_BYTES, type Manifest, type ManifestFile } from './manifest.js';
 import { archiveName, type PodIdentity } from './name.js';
 
 export const GZIP_LEVEL = 6;
@@ -45,7 +45,12 @@ export interface WriteArchiveOptions {
   to: string;
   now: Date;
   io?: ArchiveIo;
+  /** Tests only: below the shared MAX_MANIFEST_BYTES, so the refusal can be shown without 30,000 files. */
+  maxManifestBytes?: number;
 }
+
+/** The archive's manifest.json would exceed what `restore` reads: refused before anything is written. */
+export class ManifestTooLarge extends Error {}
 
 export interface WrittenArchive {
   name: string;
@@ -162,14 +167,61 @@ async function streamFile(f: WalFile, hash: ReturnType<typeof createHash>, sink:
   }
 }
 
+function manifestOf(opts: WriteArchiveOptions, directories: string[], files: ManifestFile[]): Manifest {
+  const { inspection } = opts;
+  const state = inspection.state!;
+  return {
+    formatVersion: MANIFEST_FORMAT_VERSION,
+    tool: TOOL_ID,
+    createdAt: opts.now.toISOString(),
+    statefulSet: opts.pod.statefulSet,
+    ordinal: opts.pod.ordinal,
+    pod: opts.podName,
+    fromVersion: opts.from,
+    toVersion: opts.to,
+    storagePath: inspection.storagePath,
+    classification: inspection.classification,
+    stateFormat: state.format,
+    peerId: state.thisPeerId,
+    term: state.term,
+    commit: state.commit,
+    directories,
+    files,
+  };
+}
+
+function manifestBytes(m: Manifest): Buffer {
+  return Buffer.from(JSON.stringify(m, null, 2) + '\n');
+}
+
+/**
+ * The manifest's size is known before a byte is written (a sha256 is always 64 hex digits): an archive whose
+ * manifest `restore` would refuse is never written.
+ */
+function checkManifestSize(opts: WriteArchiveOptions, stateName: string, wal: Awaited<ReturnType<typeof listWal>>): void {
+  const limit = opts.maxManifestBytes ?? MAX_MANIFEST_BYTES;
+  const zero = '0'.repeat(64);
+  const files: ManifestFile[] = [{ path: stateName, size: opts.inspection.stateBytes!.length, sha256: zero }];
+  if (stateName === STATE_JSON && opts.inspection.evidence.legacyStatePresent) files.push({ path: STATE_LEGACY, size: Number.MAX_SAFE_INTEGER, sha256: zero });
+  for (const f of wal.files) files.push({ path: f.rel, size: f.size, sha256: zero });
+  const size = manifestBytes(manifestOf(opts, wal.dirs.map((d) => d.rel), files)).length;
+  if (size > limit) {
+    throw new ManifestTooLarge(
+      `the archive's manifest.json would be ${size} bytes for ${files.length} files (${wal.files.length} in ${WAL_DIR}/), above the ${limit}-byte limit restore reads; not archived`,
+    );
+  }
+}
+
 async function writeOnce(opts: WriteArchiveOptions, name: string, tmp: string): Promise<WrittenArchive> {
   const { inspection } = opts;
   const stateBytes = inspection.stateBytes!;
   const stateName = inspection.stateFile?.name ?? STATE_JSON;
-  const state = inspection.state!;
   const now = opts.now;
   const files: ManifestFile[] = [];
   const dirs: string[] = [];
+
+  const wal = await listWal(inspection.storagePath);
+  checkManifestSize(opts, stateName, wal);
 
   const archiveHash = createHash('sha256');
   let bytes = 0;
@@ -209,8 +261,7 @@ async function writeOnce(opts: WriteArchiveOptions, name: string, tmp: string): 
       const st = await fs.lstat(legacyPath).catch(() => undefined);
       if (st?.isFile()) await putFile({ rel: STATE_LEGACY, abs: legacyPath, size: st.size, mode: 0o644, mtime: st.mtime });
     }
-    // 2. The consensus WAL, streamed.
-    const wal = await listWal(inspection.storagePath);
+    // 2. The consensus WAL, streamed (listed before the state was put in, see above).
     for (const d of wal.dirs) {
       await put(...header({ path: `${d.rel}/`, type: 'Directory', size: 0, mode: d.mode | 0o700, mtime: d.mtime }));
       dirs.push(d.rel);
@@ -222,25 +273,8 @@ async function writeOnce(opts: WriteArchiveOptions, name: string, tmp: string): 
     throw err;
   }
   // 3. The manifest, last: it carries the checksums of what was written above.
-  const manifest: Manifest = {
-    formatVersion: MANIFEST_FORMAT_VERSION,
-    tool: TOOL_ID,
-    createdAt: now.toISOString(),
-    statefulSet: opts.pod.statefulSet,
-    ordinal: opts.pod.ordinal,
-    pod: opts.podName,
-    fromVersion: opts.from,
-    toVersion: opts.to,
-    storagePath: inspection.storagePath,
-    classification: inspection.classification,
-    stateFormat: state.format,
-    peerId: state.thisPeerId,
-    term: state.term,
-    commit: state.commit,
-    directories: dirs,
-    files,
-  };
-  const mbytes = Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+  const manifest = manifestOf(opts, dirs, files);
+  const mbytes = manifestBytes(manifest);
   await put(...header({ path: MANIFEST_NAME, type: 'File', size: mbytes.length, mode: 0o644, mtime: now }), mbytes, padding(mbytes.length));
   await put(Buffer.alloc(BLOCK * 2)); // end-of-archive marker
   gzip.end();
@@ -305,6 +339,7 @@ export async function writeArchive(opts: WriteArchiveOptions): Promise<WrittenAr
       return await writeOnce(opts, name, tmp);
     } catch (err) {
       await fs.rm(tmp, { force: true }).catch(() => undefined);
+      if (err instanceof ManifestTooLarge) throw err;
       if (err instanceof ChangedWhileReading && attempt < 3) continue;
       const code = (err as NodeJS.ErrnoException).code;
       if (err instanceof ChangedWhileReading || code) {

@@ -7,6 +7,10 @@ export interface RestoreCommandOptions {
   archive: string;
   storage: string;
   allowPeerChange?: boolean;
+  /** `<statefulset>-<ordinal>` of the volume's pod (the CLI defaults it from POD_NAME). */
+  pod?: string;
+  /** Another place this volume's own archives live (e.g. the snapshots volume). */
+  archiveDir?: string;
   detector?: ProcessDetector;
   now?: () => Date;
 }
@@ -18,6 +22,8 @@ export async function runRestore(opts: RestoreCommandOptions): Promise<Report> {
     now: (opts.now ?? (() => new Date()))(),
     ...(opts.detector ? { detector: opts.detector } : {}),
     ...(opts.allowPeerChange ? { allowPeerChange: true } : {}),
+    ...(opts.pod ? { pod: opts.pod } : {}),
+    ...(opts.archiveDir ? { archiveDir: opts.archiveDir } : {}),
   });
   const failed = outcome.checks.find((c) => c.status === 'fail');
   // Refused = nothing was touched; failed = files were swapped but do not read back right.
@@ -35,6 +41,7 @@ export async function runRestore(opts: RestoreCommandOptions): Promise<Report> {
     details: {
       archive: opts.archive,
       storage: opts.storage,
+      ...(opts.pod ? { pod: opts.pod } : {}),
       restored: outcome.restored,
       replacedDir: outcome.replacedDir ?? null,
       replaced: outcome.replaced,

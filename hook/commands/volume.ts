@@ -7,13 +7,16 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { check, verdictOf, type Check, type Report } from '../report.js';
-import { usageError } from '../errors.js';
+import { infraError, usageError } from '../errors.js';
 import { decideVersionChange } from '../policy/version.js';
 import { decideVolume } from '../policy/volume-verdict.js';
 import { inspectStorage, inspectionDetails } from '../storage/inspect.js';
 import { applyRetention, defaultArchiveDir, listArchives } from '../archive/list.js';
 import { podIdentity, type PodIdentity } from '../archive/name.js';
-import { writeArchive, type ArchiveIo, type WrittenArchive } from '../archive/write.js';
+import { acquireStorageLock, describeHolder, liveLock } from '../archive/lock.js';
+import { ManifestTooLarge, writeArchive, type ArchiveIo, type WrittenArchive } from '../archive/write.js';
+import { RUNBOOKS, runbook } from '../policy/remedies.js';
+import { GUARD_DIR } from '../storage/inspect.js';
 import { summarizeInspection } from './inspect.js';
 
 export const DEFAULT_KEEP = 5;
@@ -31,12 +34,89 @@ export interface VolumeCommandOptions {
   checkOnly?: boolean;
   allowVersionSkip?: boolean;
   maxStateBytes?: number;
+  /** Tests only: a smaller manifest limit than the shared MAX_MANIFEST_BYTES. */
+  maxManifestBytes?: number;
   now?: () => Date;
   io?: ArchiveIo;
 }
 
+/** The real path of `p`, or of its nearest existing ancestor joined with the rest (the archive dir may not exist yet). */
+async function realish(p: string): Promise<string> {
+  const abs = path.resolve(p);
+  const rest: string[] = [];
+  let cur = abs;
+  for (;;) {
+    try {
+      return path.join(await fs.realpath(cur), ...rest.reverse());
+    } catch {
+      const parent = path.dirname(cur);
+      if (parent === cur) return abs;
+      rest.push(path.basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+/**
+ * An archive dir inside the storage dir may only be `.upgrade-guard/`: anywhere else the archive would land among
+ * Qdrant's own files (inside collections_meta_wal/ it would even archive its own temp file).
+ */
+export async function archiveDirProblem(storage: string, archiveDir: string): Promise<string | undefined> {
+  const s = await realish(storage);
+  const a = await realish(archiveDir);
+  const inside = a === s || a.startsWith(s.endsWith(path.sep) ? s : s + path.sep);
+  if (!inside || a === path.join(s, GUARD_DIR)) return undefined;
+  return `--archive-dir ${archiveDir} is inside the storage dir ${storage} but is not its ${GUARD_DIR}/ dir`;
+}
+
 export async function runVolume(opts: VolumeCommandOptions): Promise<Report> {
   const checkOnly = opts.checkOnly ?? false;
+  if (!checkOnly && opts.archiveDir) {
+    const problem = await archiveDirProblem(opts.storage, opts.archiveDir);
+    if (problem) {
+      throw usageError(problem, `Leave --archive-dir out (archives go to <storage>/${GUARD_DIR}), or pass a dir outside the storage dir (the snapshots volume).`);
+    }
+  }
+  // One restore or volume run per storage dir; check-only writes nothing, so it only looks at the lock.
+  let release: (() => Promise<void>) | undefined;
+  let lockCheck: Check | undefined;
+  const lockSubject = opts.pod ? `${opts.pod} (${opts.storage})` : opts.storage;
+  const lockRemedy = (holder: string, file: string) =>
+    `Wait for ${holder} to finish. If that process is gone (its pod deleted, its node lost), delete ${file} and retry. See ${runbook(RUNBOOKS.restore)}.`;
+  if (checkOnly) {
+    const held = await liveLock(opts.storage).catch(() => undefined);
+    if (held) {
+      lockCheck = check('volume.lock', 'fail', lockSubject, `a restore or volume run holds the storage dir (${describeHolder(held.holder)})`,
+        'no restore or volume run on this storage dir', lockRemedy(describeHolder(held.holder), held.path));
+    }
+  } else {
+    const st = await fs.stat(opts.storage).catch(() => undefined);
+    if (!st?.isDirectory()) {
+      throw usageError(`storage directory ${opts.storage} does not exist or is not a directory`, 'Pass the path Qdrant uses as storage_path (/qdrant/storage in the image).');
+    }
+    let lock;
+    try {
+      lock = await acquireStorageLock(opts.storage, 'volume');
+    } catch (err) {
+      throw infraError(`cannot create the lock in ${path.join(opts.storage, GUARD_DIR)} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
+        cause: err,
+        remedy: `The storage volume must be writable by this user (Qdrant uid 1000). See ${runbook(RUNBOOKS.archives)}.`,
+      });
+    }
+    if (lock.ok) release = lock.release;
+    else {
+      lockCheck = check('volume.lock', 'fail', lockSubject, lock.reason, 'no restore or volume run on this storage dir',
+        `Nothing was archived. ${lockRemedy(describeHolder(lock.holder), lock.path)}`);
+    }
+  }
+  try {
+    return await runVolumeLocked(opts, checkOnly, lockCheck);
+  } finally {
+    await release?.();
+  }
+}
+
+async function runVolumeLocked(opts: VolumeCommandOptions, checkOnly: boolean, lockCheck: Check | undefined): Promise<Report> {
   if (!checkOnly && (!opts.from || !opts.to)) {
     throw usageError('volume needs --from and --to (they name the archive), unless --check-only is given', 'Example: volume --storage /qdrant/storage --from 1.13.4 --to 1.13.5');
   }
@@ -53,7 +133,7 @@ export async function runVolume(opts: VolumeCommandOptions): Promise<Report> {
     }
   }
 
-  const checks: Check[] = [];
+  const checks: Check[] = lockCheck ? [lockCheck] : [];
   const subject = opts.pod ? `${opts.pod} (${opts.storage})` : opts.storage;
   if (opts.from && opts.to) {
     checks.push(decideVersionChange({ from: opts.from, to: opts.to, allowVersionSkip: opts.allowVersionSkip ?? false, subject }).check);
@@ -82,25 +162,35 @@ export async function runVolume(opts: VolumeCommandOptions): Promise<Report> {
       checks.push(check('volume.archive', 'warn', subject, 'legacy raft_state could not be validated; not archived', 'an archive',
         'Back up the storage dir by other means (VolumeSnapshot) before upgrading.'));
     } else {
-      archive = await writeArchive({
-        inspection,
-        archiveDir,
-        pod: pod!,
-        podName: opts.pod!,
-        from: opts.from!,
-        to: opts.to!,
-        now: (opts.now ?? (() => new Date()))(),
-        ...(opts.io ? { io: opts.io } : {}),
-      });
-      deleted = await applyRetention(archiveDir, pod!, opts.keep ?? DEFAULT_KEEP, archive.name);
-      const files = archive.manifest.files;
-      checks.push(
-        check('volume.archive', 'pass', subject,
-          `${archive.path} (${archive.bytes} bytes, ${files.length} file(s), sha256 ${archive.sha256.slice(0, 16)}...)` +
-            (deleted.length > 0 ? `; removed ${deleted.length} older archive(s), keeping ${opts.keep ?? DEFAULT_KEEP}` : ''),
-          'an archive of raft_state.json and collections_meta_wal/'),
-      );
+      try {
+        archive = await writeArchive({
+          inspection,
+          archiveDir,
+          pod: pod!,
+          podName: opts.pod!,
+          from: opts.from!,
+          to: opts.to!,
+          now: (opts.now ?? (() => new Date()))(),
+          ...(opts.io ? { io: opts.io } : {}),
+          ...(opts.maxManifestBytes ? { maxManifestBytes: opts.maxManifestBytes } : {}),
+        });
+      } catch (err) {
+        if (!(err instanceof ManifestTooLarge)) throw err;
+        checks.push(check('volume.archive', 'fail', subject, err.message, 'an archive that restore can read back',
+          `Nothing was written. A consensus WAL of that many files is unusual: check ${inspection.storagePath}/collections_meta_wal, ` +
+            `and back the volume up by other means (a VolumeSnapshot) before upgrading. See ${runbook(RUNBOOKS.archives)}.`));
+      }
     }
+  }
+  if (archive) {
+    deleted = await applyRetention(archiveDir, pod!, opts.keep ?? DEFAULT_KEEP, archive.name);
+    const files = archive.manifest.files;
+    checks.push(
+      check('volume.archive', 'pass', subject,
+        `${archive.path} (${archive.bytes} bytes, ${files.length} file(s), sha256 ${archive.sha256.slice(0, 16)}...)` +
+          (deleted.length > 0 ? `; removed ${deleted.length} older archive(s), keeping ${opts.keep ?? DEFAULT_KEEP}` : ''),
+        'an archive of raft_state.json and collections_meta_wal/'),
+    );
   }
 
   const verdict = verdictOf(checks, 'refuse');
@@ -169,7 +259,10 @@ export function terminationSummary(report: Report | undefined, error?: { kind: s
   return text;
 }
 
+/**
+ * Writes the summary where Kubernetes reads it. No mkdir: the kubelet provides the file's dir, and a recursive
+ * mkdir under /proc never returns on Node 20. The caller turns a failure into a warning.
+ */
 export async function writeTerminationMessage(file: string, text: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true }).catch(() => undefined);
   await fs.writeFile(file, text);
 }

@@ -105,9 +105,27 @@ describe('chart: API keys', () => {
       expect(checksum({ apiKey: true })).to.not.equal(checksum({ apiKey: 'first-key' }));
     });
 
-    it(`an external key creates no Secret of the chart's (${helm})`, () => {
+    it(`an external key reaches Qdrant from the user's Secret; the chart's Secret copies nothing it cannot read (${helm})`, () => {
       const docs = renderOk(helm, { values: FORMS[2].values });
-      expect(docs.filter((d) => d.kind === 'Secret')).to.have.length(0);
+      // helm template has no cluster to read the user's Secret from: the chart's Secret is there (pods of a release
+      // migrated from the official chart may mount it) but holds no key.
+      const secrets = docs.filter((d) => d.kind === 'Secret');
+      expect(secrets.map((s) => s.metadata.name)).to.deep.equal(['rel-qdrant-apikey']);
+      expect(secrets[0]!.data ?? {}).to.deep.equal({});
     });
+
+    for (const [what, values, localYaml] of [
+      ['a read-write key', { apiKey: LITERAL }, `service:\n  api_key: ${LITERAL}`],
+      ['a read-only key', { readOnlyApiKey: LITERAL_RO }, `service:\n  read_only_api_key: ${LITERAL_RO}`],
+      ['both keys', { apiKey: LITERAL, readOnlyApiKey: LITERAL_RO }, `service:\n  api_key: ${LITERAL}\n  read_only_api_key: ${LITERAL_RO}`],
+    ] as const) {
+      it(`with ${what} the Secret serves local.yaml with the official chart's content (${helm})`, () => {
+        const secret = find(renderOk(helm, { values, upgrade: true }), 'Secret', 'rel-qdrant-apikey');
+        const decoded = Object.fromEntries(Object.entries(secret.data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+        expect(decoded['local.yaml']).to.equal(localYaml);
+        if ('apiKey' in values) expect(decoded['api-key']).to.equal(LITERAL);
+        if ('readOnlyApiKey' in values) expect(decoded['read-only-api-key']).to.equal(LITERAL_RO);
+      });
+    }
   }
 });

@@ -36,7 +36,7 @@ describe('chart: renders with Helm 3 and Helm 4', () => {
             expect(labels['helm.sh/chart'], where).to.equal('qdrant-0.1.0');
             expect(labels['app.kubernetes.io/managed-by'], where).to.equal('Helm');
             expect(labels['app.kubernetes.io/instance'], where).to.equal('rel');
-            expect(labels['app.kubernetes.io/version'], where).to.equal('v1.13.5');
+            expect(labels['app.kubernetes.io/version'], where).to.equal('v1.19.0');
             expect(labels['app.kubernetes.io/name'], where).to.be.oneOf(['qdrant', 'qdrant-upgrade-guard']);
             expect(CLUSTER_SCOPED.has(doc.kind), `${where} is cluster-scoped`).to.equal(false);
             expect(doc.metadata.namespace, where).to.equal(NAMESPACE);

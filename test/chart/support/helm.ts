@@ -33,6 +33,8 @@ export type RenderOptions = {
   files?: string[];
   /** Render as `helm upgrade` would (`--is-upgrade`). */
   upgrade?: boolean;
+  /** Another chart directory, relative to the repository root (e.g. the official chart under test/fixtures). */
+  chart?: string;
 };
 
 export type RenderResult = { status: number; stdout: string; stderr: string; docs: K8sObject[] };
@@ -55,7 +57,7 @@ process.on('exit', () => fs.rmSync(tmpDir, { recursive: true, force: true }));
 
 /** `helm template rel chart --namespace qdrant ...` with one Helm major; never throws on a refused render. */
 export function render(helm: HelmName, options: RenderOptions = {}): RenderResult {
-  const args = ['template', RELEASE, chartDir, '--namespace', NAMESPACE];
+  const args = ['template', RELEASE, options.chart ? path.join(repoRoot, options.chart) : chartDir, '--namespace', NAMESPACE];
   for (const file of options.files ?? []) args.push('-f', path.join(repoRoot, file));
   if (options.values) {
     const file = path.join(tmpDir, `values-${cache.size}-${Math.random().toString(36).slice(2)}.yaml`);

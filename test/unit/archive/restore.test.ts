@@ -41,9 +41,11 @@ describe('restore (DESIGN.md "Archives")', () => {
 
     const out = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody });
     expect(out.checks.map((c) => [c.id, c.status])).to.deep.equal([
+      ['restore.lock', 'pass'],
       ['restore.archive', 'pass'],
       ['restore.not-running', 'pass'],
       ['restore.identity', 'pass'],
+      ['restore.staging', 'pass'],
       ['restore.applied', 'pass'],
     ]);
     expect(out.restored).to.equal(true);
@@ -120,9 +122,8 @@ describe('restore (DESIGN.md "Archives")', () => {
     const file = path.join(await tempDir(), 'raft-qdrant-0-1.13.4-to-1.13.5-20250321T101502Z.tar.gz');
     await fs.writeFile(file, buildTarGz([{ path: 'raft_state.json', body: evil }, { path: 'manifest.json', body: manifestFor([{ path: 'raft_state.json', body: s }], '3134814695916598') }]));
     const out = await restoreArchive({ archive: file, storage, now: LATER, detector: nobody });
-    expect(out.checks).to.have.length(1);
-    expect(out.checks[0]).to.deep.include({ id: 'restore.archive', status: 'fail' });
-    expect(out.checks[0]!.observed).to.contain('checksum mismatch');
+    expect(out.checks.map((c) => [c.id, c.status])).to.deep.equal([['restore.lock', 'pass'], ['restore.archive', 'fail']]);
+    expect(out.checks[1]!.observed).to.contain('checksum mismatch');
     expect(await treeDigest(storage)).to.deep.equal(before);
   });
 
@@ -132,8 +133,8 @@ describe('restore (DESIGN.md "Archives")', () => {
     const file = path.join(await tempDir(), 'evil.tar.gz');
     await fs.writeFile(file, buildTarGz([{ path: 'collections_meta_wal/../../../tmp/qug-evil', body: 'pwned' }]));
     const out = await restoreArchive({ archive: file, storage, now: LATER, detector: nobody });
-    expect(out.checks[0]!.status).to.equal('fail');
-    expect(out.checks[0]!.observed).to.contain('escapes the target directory');
+    expect(out.checks[1]).to.deep.include({ id: 'restore.archive', status: 'fail' });
+    expect(out.checks[1]!.observed).to.contain('escapes the target directory');
     expect(await fs.stat('/tmp/qug-evil').catch(() => undefined)).to.equal(undefined);
     expect(await treeDigest(storage)).to.deep.equal(before);
   });

@@ -1,0 +1,114 @@
+// Drop-in parity with the official chart (qdrant/qdrant-helm 1.19.0, vendored under test/fixtures/official-chart):
+// both charts render the same values files (the official values.yaml, the official chart's own test values, and a
+// file setting its keys away from their defaults) with Helm 3 and Helm 4, and the Qdrant StatefulSet, both Services,
+// the API-key Secret and the ConfigMap are compared field by field. Every difference must be one of
+// INTENDED_DIFFERENCES (each listed in the README with its reason), and every entry there must still be needed.
+import { expect } from 'chai';
+import { HELMS, HelmName, K8sObject, render, RenderOptions } from './support/helm.js';
+import { diffObjects } from './support/object-diff.js';
+import { INTENDED_DIFFERENCES } from './support/official-differences.js';
+
+const OFFICIAL = 'test/fixtures/official-chart/qdrant-1.19.0';
+const SNAPSHOT = '/qdrant/snapshot-restoration/test_collection/test_collection-2022-10-24-13-56-50.snapshot:test_collection';
+
+const CASES: { name: string; options: RenderOptions }[] = [
+  { name: 'the official values.yaml', options: { files: [`${OFFICIAL}/values.yaml`] } },
+  { name: 'snapshot-persistence-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/snapshot-persistence-values.yaml'] } },
+  { name: 'snapshot-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/snapshot-values.yaml'] } },
+  {
+    name: 'snapshot-values.yaml with a snapshot to restore',
+    options: { files: ['test/fixtures/official-chart/test-values/snapshot-values.yaml'], values: { snapshotRestoration: { snapshots: [SNAPSHOT] } } },
+  },
+  { name: 'tls-p2p-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/tls-p2p-values.yaml'] } },
+  { name: 'tls-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/tls-values.yaml'] } },
+  { name: 'official keys away from their defaults', options: { files: ['test/chart/fixtures/official-parity/keys-values.yaml'] } },
+  {
+    name: 'a read-only API key and a gRPC-checked port',
+    options: {
+      values: {
+        readOnlyApiKey: 'ro-key',
+        readinessProbe: { enabled: true },
+        service: {
+          ports: [
+            { name: 'http', port: 6333, targetPort: 6333, protocol: 'TCP', checksEnabled: false },
+            { name: 'grpc', port: 6334, targetPort: 6334, protocol: 'TCP', checksEnabled: true },
+            { name: 'p2p', port: 6335, targetPort: 6335, protocol: 'TCP', checksEnabled: false },
+          ],
+        },
+      },
+    },
+  },
+];
+
+const COMPARED: [string, string][] = [
+  ['StatefulSet', 'rel-qdrant'],
+  ['Service', 'rel-qdrant'],
+  ['Service', 'rel-qdrant-headless'],
+  ['Secret', 'rel-qdrant-apikey'],
+  ['ConfigMap', 'rel-qdrant'],
+];
+
+type Found = { object: string; path: string; ours: unknown; official: unknown };
+
+function get(docs: K8sObject[], kind: string, name: string): K8sObject | undefined {
+  return docs.find((d) => d.kind === kind && d.metadata.name === name);
+}
+
+/** Every difference of the compared objects, plus the order of the pod's containers (which keying hides). */
+function differences(helm: HelmName, options: RenderOptions): Found[] {
+  const ours = render(helm, options);
+  const official = render(helm, { ...options, chart: OFFICIAL });
+  expect(ours.status, `${helm} renders this chart:\n${ours.stderr}`).to.equal(0);
+  expect(official.status, `${helm} renders the official chart:\n${official.stderr}`).to.equal(0);
+  const found: Found[] = [];
+  for (const [kind, name] of COMPARED) {
+    const a = get(ours.docs, kind, name);
+    const b = get(official.docs, kind, name);
+    expect(!!a, `${kind}/${name} rendered by this chart as by the official one`).to.equal(!!b);
+    for (const d of diffObjects(a, b)) found.push({ object: `${kind}/${name}`, ...d });
+  }
+  const order = (docs: K8sObject[]) => get(docs, 'StatefulSet', 'rel-qdrant')!.spec.template.spec.containers.map((c: { name: string }) => c.name);
+  const [oursOrder, officialOrder] = [order(ours.docs), order(official.docs)];
+  if (JSON.stringify(oursOrder) !== JSON.stringify(officialOrder)) {
+    found.push({ object: 'StatefulSet/rel-qdrant', path: 'spec.template.spec.containers(order)', ours: oursOrder, official: officialOrder });
+  }
+  return found;
+}
+
+function explain(d: Found) {
+  return INTENDED_DIFFERENCES.find((e) => e.match.test(`${d.object} ${d.path}`) && (!e.when || e.when(d.ours, d.official)));
+}
+
+describe('chart: parity with the official chart 1.19.0', () => {
+  const used = new Set<string>();
+
+  for (const c of CASES) {
+    for (const helm of HELMS) {
+      it(`${c.name}: every difference of the StatefulSet, Services, Secret and ConfigMap is an intended one (${helm})`, () => {
+        const unexplained = differences(helm, c.options).filter((d) => {
+          const e = explain(d);
+          if (e) used.add(e.what);
+          return !e;
+        });
+        expect(
+          unexplained.map((d) => `${d.object} ${d.path}: ours ${JSON.stringify(d.ours)}, official ${JSON.stringify(d.official)}`),
+        ).to.deep.equal([]);
+      });
+    }
+  }
+
+  it('the bootstrap of every peer is the official chart\'s, byte for byte (initialize.sh)', () => {
+    for (const helm of HELMS) {
+      for (const options of [{ values: { replicaCount: 3 } }, { values: { replicaCount: 3, config: { cluster: { p2p: { enable_tls: true, port: 7000 } } }, service: { ports: [{ name: 'http', port: 6333, targetPort: 6333, checksEnabled: true }, { name: 'p2p', port: 7000, targetPort: 7000 }] } } }]) {
+        const script = (chart?: string) => get(render(helm, { ...options, chart }).docs, 'ConfigMap', 'rel-qdrant')!.data['initialize.sh'];
+        expect(script(), helm).to.equal(script(OFFICIAL));
+        expect(script(), helm).to.include("--bootstrap '");
+      }
+    }
+  });
+
+  // Runs after the comparisons above (mocha keeps declaration order), which fill `used`.
+  it('needs every intended difference it lists (none is stale)', () => {
+    expect(INTENDED_DIFFERENCES.map((e) => e.what).filter((w) => !used.has(w))).to.deep.equal([]);
+  });
+});
