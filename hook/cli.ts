@@ -112,10 +112,19 @@ export const restoreCommand = defineCommand({
     y
       .option('archive', { type: 'string', demandOption: true, describe: 'Archive file (.tar.gz)' })
       .option('storage', { type: 'string', demandOption: true, describe: 'Qdrant storage dir to restore into' })
-      .option('allow-peer-change', { type: 'boolean', default: false, describe: 'Restore over a valid state of another peer' }),
-  run: async (a) => {
+      .option('allow-peer-change', { type: 'boolean', default: false, describe: "Restore another peer's archive here (moving a peer on purpose)" })
+      .option('pod', { type: 'string', describe: "The volume's pod <statefulset>-<ordinal> (default $POD_NAME): compared with the archive's pod and peer address" })
+      .option('archive-dir', { type: 'string', describe: "Where else this volume's own archives live (default only <storage>/.upgrade-guard)" }),
+  run: async (a, ctx) => {
     const { runRestore } = await import('./commands/restore.js');
-    return runRestore({ archive: a.archive as string, storage: a.storage as string, allowPeerChange: a.allowPeerChange === true });
+    const pod = str(a.pod) ?? str(ctx.env.POD_NAME);
+    return runRestore({
+      archive: a.archive as string,
+      storage: a.storage as string,
+      allowPeerChange: a.allowPeerChange === true,
+      ...(pod ? { pod } : {}),
+      ...(str(a.archiveDir) ? { archiveDir: a.archiveDir as string } : {}),
+    });
   },
 });
 
