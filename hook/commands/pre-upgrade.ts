@@ -288,7 +288,7 @@ function workerCheck(result: WorkerResult, pvc: PvcSnapshot, pod: string): { che
   }
   return {
     check: check(VOLUME_STATE_CHECK_ID, 'fail', subject, `${summary.classification ?? 'unknown'}: ${summary.reason}`,
-      'a valid raft_state.json on a used volume (reference/qdrant.md §1)',
+      'a valid raft_state.json on a used volume',
       summary.classification === 'missing-state' || summary.classification === 'corrupt-state'
         ? 'Restore the newest archive of this volume with `qdrant-upgrade-guard restore` while Qdrant is stopped on it (see the reason above), then retry the upgrade.'
         : 'Fix what the reason says, then retry the upgrade.'),

@@ -2,7 +2,7 @@
  * Cluster health before an upgrade (DESIGN.md "pre-upgrade" step 5) and the consensus part of convergence
  * after it (convergence.ts reuses consensusChecks / membershipChecks). Pure: observations in, checks out.
  *
- * Rules, decided on purpose (reference/qdrant.md §3, §6):
+ * Rules, decided on purpose (docs/qdrant-facts.md#http-api):
  * - Every pod of the StatefulSet must answer GET / and GET /cluster: "2 of 3 peers answer, need all 3".
  * - Cluster mode disabled on every peer (a single node): health is version and readiness only; the consensus
  *   rules do not apply. Disabled on some peers and enabled on others is a misconfiguration and fails.
@@ -323,7 +323,7 @@ function consensusThreadChecks(peers: readonly AnsweringPeer[], subject: string)
   );
 }
 
-/** What to do about a replica in each non-Active state (reference/qdrant.md §3 lists the states). */
+/** What to do about a replica in each non-Active state (docs/qdrant-facts.md#http-api lists the states). */
 const SHARD_STATE_REMEDY: Record<string, string> = {
   Dead: 'a Dead replica is recovered by a transfer from an Active replica of the same shard; if none is Active, recover the shard from a snapshot.',
   Partial: 'a transfer into this replica is running: wait until it finishes (GET /collections/<name>/cluster lists shard_transfers).',

@@ -1,6 +1,6 @@
 /**
  * Convergence after an upgrade (DESIGN.md "post-upgrade" step 2, and `helm test` / `verify`): every peer came
- * back as itself, on the target version, in one healthy consensus (reference/qdrant.md §6). Pure.
+ * back as itself, on the target version, in one healthy consensus (docs/qdrant-facts.md#converged). Pure.
  *
  * Rules, decided on purpose:
  * - Version: the version from GET / equals the target on major.minor.patch; a leading `v` is ignored.
@@ -66,7 +66,7 @@ export interface ConvergenceInput {
 }
 
 export const DEFAULT_STORAGE_PATH = '/qdrant/storage';
-/** The first version whose telemetry reports peer_metadata (reference/qdrant.md §3, §6). */
+/** The guard reads peer_metadata from telemetry from this version on (docs/qdrant-facts.md#peer-metadata-api). */
 export const PEER_METADATA_API_SINCE = '1.16.0';
 
 /**
@@ -111,7 +111,7 @@ export function assessConvergence(input: ConvergenceInput): Check[] {
         CHECK_IDS.peerMetadata,
         'skip',
         subject,
-        `no API exposes peer metadata before ${PEER_METADATA_API_SINCE} (reference/qdrant.md §6); versions come from GET / on each pod (peer.version)`,
+        `peer metadata is read from ${PEER_METADATA_API_SINCE} on (docs/qdrant-facts.md#peer-metadata-api); versions come from GET / on each pod (peer.version)`,
         `every peer_metadata entry at ${target.version}`,
       ),
     );
@@ -222,7 +222,7 @@ function metadataCheck(o: PeerObservation, target: semver.SemVer, enabled: reado
       id,
       'skip',
       pod,
-      `no API exposes peer metadata before ${PEER_METADATA_API_SINCE} (reference/qdrant.md §6); versions come from GET / on each pod (peer.version)`,
+      `peer metadata is read from ${PEER_METADATA_API_SINCE} on (docs/qdrant-facts.md#peer-metadata-api); versions come from GET / on each pod (peer.version)`,
       expected,
     );
   }
@@ -236,7 +236,7 @@ function metadataCheck(o: PeerObservation, target: semver.SemVer, enabled: reado
     const who = podOfPeer(peerId, enabled);
     const text = `peer ${peerId}${who ? ` (${who})` : ''} at ${meta.version}`;
     if (peerId === cluster.peerId && running && staleSelfMetadataIsExpected(running, peerCount)) {
-      notes.push(`${text}: a single-peer cluster on ${running} never refreshes its own entry (reference/qdrant.md §6), not a failure`);
+      notes.push(`${text}: a single-peer cluster on ${running} never refreshes its own entry (docs/qdrant-facts.md#single-peer-stale-metadata), not a failure`);
     } else {
       stale.push(text);
     }

@@ -1,6 +1,6 @@
 /**
  * The qdrant/qdrant#6229 detector: reads Qdrant log lines and recognises a peer that lost its raft state
- * (reference/qdrant.md §4). Pure: lines in, findings out; time comes only from the lines' own timestamps.
+ * (docs/incident-6229.md). Pure: lines in, findings out; time comes only from the lines' own timestamps.
  *
  * What the lines mean (Qdrant 1.13 `persistent.rs`, `main.rs`):
  * - `Initializing new raft state at <path>`: no state file, a new peer id is minted. On a volume the record

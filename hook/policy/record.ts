@@ -4,7 +4,7 @@
  * rollout. Pure: text in, text out; the kube adapter stores it.
  *
  * Decisions:
- * - Peer ids, terms and commits are u64 (reference/qdrant.md §2) and are written as decimal JSON strings.
+ * - Peer ids, terms and commits are u64 (docs/qdrant-facts.md#peer-ids-are-u64) and are written as decimal JSON strings.
  *   The reader parses with lossless-json and also accepts them as JSON integers (a hand-edited record),
  *   keeping the exact digits; it never goes through a JS number.
  * - peerId/term/commit are null (or "", as pre-upgrade writes when a worker reported nothing) when the

@@ -230,7 +230,7 @@ function podIssue(pod: RolloutPod): Omit<Problem, 'subject' | 'ordinal'> | undef
       observed: `Qdrant on ${name} is in CrashLoopBackOff after ${pod.restarts} restart(s)${pod.waitingMessage ? `: ${pod.waitingMessage}` : ''}`,
       remedy:
         `Read why Qdrant exits: kubectl logs ${name} --previous. A repeating "Replaced metadata of peer" means its raft state was lost (qdrant/qdrant#6229); ` +
-        'a storage-format error after a version jump means an unsupported upgrade path (reference/qdrant.md §5); OOMKilled means resources.limits.memory is too small.',
+        'a storage-format error after a version jump means an unsupported upgrade path (docs/runbooks.md#version-change-refused); OOMKilled means resources.limits.memory is too small.',
     };
   }
   if (waiting && IMAGE_REASONS.has(waiting)) {

@@ -1,5 +1,5 @@
 /**
- * Version policy for a Qdrant upgrade (reference/qdrant.md §5): pure, no I/O.
+ * Version policy for a Qdrant upgrade (docs/qdrant-facts.md#upgrade-rules): pure, no I/O.
  *
  * Rules, decided on purpose:
  * - Tags: one leading `v` is dropped (`v1.13.4` is the Qdrant image tag of 1.13.4); surrounding
@@ -82,7 +82,7 @@ export function classifyVersionChange(from: semver.SemVer, to: semver.SemVer): V
 
 /**
  * The supported path from `from` to `to` within one major: one minor at a time, each intermediate minor
- * at its latest patch (reference/qdrant.md §5), e.g. 1.11.3 -> 1.12.x -> 1.13.4.
+ * at its latest patch (docs/qdrant-facts.md#upgrade-rules), e.g. 1.11.3 -> 1.12.x -> 1.13.4.
  */
 export function upgradePath(from: semver.SemVer, to: semver.SemVer): string[] {
   if (from.major !== to.major || to.minor <= from.minor + 1) return [from.version, to.version];
@@ -136,7 +136,7 @@ export function decideVersionChange(input: VersionChangeInput): VersionChangeDec
           subject,
           `${observed}: skips ${skipped} minor version(s)`,
           `at most one minor step (${from.major}.${from.minor} -> ${from.major}.${from.minor + 1}.x)`,
-          `Upgrade one minor at a time, each to its latest patch: ${route} (reference/qdrant.md §5). ` +
+          `Upgrade one minor at a time, each to its latest patch: ${route} (docs/runbooks.md#version-change-refused, https://qdrant.tech/documentation/upgrades/). ` +
             'To go ahead anyway, set upgradeGuard.preUpgrade.allowVersionSkip=true (--allow-version-skip).',
         ),
       };
@@ -185,7 +185,7 @@ export function decideVersionChange(input: VersionChangeInput): VersionChangeDec
           subject,
           observed,
           `a version >= ${core(from)}`,
-          `Qdrant documents no downgrade path (reference/qdrant.md §5). Keep image.tag at ${from.version} or newer; ` +
+          `Qdrant documents no downgrade path (docs/runbooks.md#version-change-refused). Keep image.tag at ${from.version} or newer; ` +
             'to roll back data, restore a snapshot taken before the upgrade instead of running an older binary on newer storage.',
         ),
       };

@@ -1,6 +1,6 @@
 /**
  * Plain-data description of one Qdrant storage volume, as storage/ observes it and policy/ judges it
- * (reference/qdrant.md §1-2). Ids, terms and commits are exact decimal strings (u64, §2).
+ * (docs/qdrant-facts.md#storage-directory). Ids, terms and commits are exact decimal strings (docs/qdrant-facts.md#peer-ids-are-u64).
  */
 
 export const CLASSIFICATIONS = ['fresh', 'initialized', 'missing-state', 'corrupt-state'] as const;

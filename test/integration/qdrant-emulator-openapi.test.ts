@@ -1,5 +1,5 @@
 /**
- * The emulator's REST responses against Qdrant's own OpenAPI specs (reference/qdrant.md §3):
+ * The emulator's REST responses against Qdrant's own OpenAPI specs (docs/qdrant-facts.md#http-api):
  * every field name and type of /cluster, /collections/{name}/cluster, /telemetry, / and
  * /collections, in healthy and faulty states, for 1.13.5 and 1.19.0.
  */
@@ -26,7 +26,7 @@ async function expectValid(spec: OpenApiSpec, p: EmulatedPeerHandle, route: stri
   expect(errors, `${route} on ${p.version}: ${text}`).to.deep.equal([]);
 }
 
-describe('Qdrant emulator responses match the OpenAPI specs (reference/qdrant.md §3)', function () {
+describe('Qdrant emulator responses match the OpenAPI specs (docs/qdrant-facts.md#http-api)', function () {
   this.timeout(30_000);
 
   describe('the schema walker itself', () => {

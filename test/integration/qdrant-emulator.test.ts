@@ -1,5 +1,5 @@
 /**
- * The Qdrant emulator (a test double) behaves as reference/qdrant.md says Qdrant does: storage
+ * The Qdrant emulator (a test double) behaves as docs/qdrant-facts.md says Qdrant does: storage
  * files (§1, §2), cluster formation and upgrades (§3, §6), the #6229 replay loop (§4), the fault
  * modes, and the process interface the kubelet stand-in uses.
  *
@@ -54,7 +54,7 @@ function replacedMetadata(p: EmulatedPeerHandle, sinceLastStart = true): Array<{
     });
 }
 
-describe('Qdrant emulator (test double for Qdrant, reference/qdrant.md)', function () {
+describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', function () {
   this.timeout(30_000);
 
   describe('a new 3-peer cluster on 1.13.4', () => {

@@ -1,6 +1,6 @@
 /**
  * hook/qdrant/parse.ts on public Qdrant responses (test/fixtures/raft-state/public): u64 ids
- * stay exact decimal strings (reference/qdrant.md §2), shapes follow §3.
+ * stay exact decimal strings (docs/qdrant-facts.md#peer-ids-are-u64), shapes follow docs/qdrant-facts.md#http-api.
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * Pieces of the Qdrant emulator (a test double) checked against the fixtures and reference/qdrant.md:
+ * Pieces of the Qdrant emulator (a test double) checked against the fixtures and docs/qdrant-facts.md:
  * raft_state.json round trips byte for byte (§2), atomic writes, versions, log formats (§4), faults,
  * config layering, name resolution, the WAL framing, and the simulated clock and network.
  */
@@ -27,7 +27,7 @@ function tmp(): string {
 }
 
 describe('Qdrant emulator pieces (test double)', () => {
-  describe('raft_state.json (reference/qdrant.md §2)', () => {
+  describe('raft_state.json (docs/qdrant-facts.md#raft-state-file)', () => {
     const files = ['public', 'constructed'].flatMap((d) =>
       fs
         .readdirSync(path.join(fixtureDir, d))

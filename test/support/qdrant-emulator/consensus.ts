@@ -177,7 +177,7 @@ export function queueSelfUpdates(peer: EmulatedPeer): void {
   if (mine === cfg.version) return;
   const single = peer.voters.length <= 1;
   if (mine !== undefined && single && hasStaleSelfMetadataBug(cfg.version)) {
-    // reference/qdrant.md §6: 1.13.3-1.14.x single peers never refresh their own metadata.
+    // docs/qdrant-facts.md#single-peer-stale-metadata: 1.13.3-1.14.x single peers never refresh their own metadata.
     return;
   }
   peer.propose({ type: 'UpdatePeerMetadata', peerId: peer.id, version: cfg.version });

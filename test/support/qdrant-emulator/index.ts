@@ -1,6 +1,6 @@
 /**
  * Qdrant emulator: a TEST DOUBLE standing in for Qdrant in integration and e2e tests (no Qdrant
- * binary can run here). It follows /work/shared/reference/qdrant.md (cited as §N) and the OpenAPI
+ * binary can run here). It follows docs/qdrant-facts.md and the OpenAPI
  * specs in test/fixtures/qdrant-openapi/ (1.13.5, 1.19.0) for every field it serves.
  *
  * What it does emulate:

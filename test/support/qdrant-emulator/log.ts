@@ -1,5 +1,5 @@
 /**
- * Qdrant's log output (reference/qdrant.md §4): `tracing_subscriber` text lines
+ * Qdrant's log output (docs/qdrant-facts.md#log-lines): `tracing_subscriber` text lines
  * `2025-03-21T10:15:02.123456Z  INFO <target>: <message>`, optionally with ANSI colours, or one JSON
  * object per line (`logger.format: json`). Every line is also kept in memory for tests and appended
  * to a file when one is given.
@@ -119,7 +119,7 @@ export class EmulatorLog {
   }
 }
 
-/** Log targets of the Qdrant modules whose lines the hooks look for (reference/qdrant.md §4). */
+/** Log targets of the Qdrant modules whose lines the hooks look for (docs/qdrant-facts.md#log-lines). */
 export const TARGET = {
   persistent: 'storage::content_manager::consensus::persistent',
   main: 'qdrant',

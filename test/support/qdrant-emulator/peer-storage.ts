@@ -24,7 +24,7 @@ export function loadStateFile(peer: EmulatedPeer): RaftStateFile | undefined {
     }
   }
   if (fs.existsSync(peer.legacyStatePath)) {
-    // reference/qdrant.md §1: the legacy CBOR file is read only when the JSON one is absent.
+    // docs/qdrant-facts.md#storage-directory: the legacy CBOR file is read only when the JSON one is absent.
     peer.log.info(TARGET.persistent, `Loading raft state from ${peer.legacyStatePath}`);
     const legacy = decodeLegacyState(fs.readFileSync(peer.legacyStatePath));
     if (legacy) return legacy;

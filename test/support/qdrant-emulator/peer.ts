@@ -247,7 +247,7 @@ export class EmulatedPeer {
     this.commit = 0;
 
     if (forcedLoss || (Wal.exists(cfg.storageDir) && !newIdentity)) {
-      // reference/qdrant.md §4: a used volume without its state file: new id, old WAL replayed.
+      // docs/incident-6229.md: a used volume without its state file: new id, old WAL replayed.
       // A WAL dir in a framing we cannot read still counts as used; the old identity is invented.
       this.persist(true);
       replay.startReplayLoop(this, walEntries, true);

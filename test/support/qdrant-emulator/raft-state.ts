@@ -1,5 +1,5 @@
 /**
- * raft_state.json as Qdrant writes it (reference/qdrant.md §2): parsed losslessly (peer ids are u64
+ * raft_state.json as Qdrant writes it (docs/qdrant-facts.md#peer-ids-are-u64): parsed losslessly (peer ids are u64
  * and may exceed 2^53, `first_voter` may be u64::MAX), written back compactly in serde's struct order
  * with u64s as bare JSON numbers, and replaced atomically the way the `atomicwrites` crate does it:
  * a temp file inside a fresh `.atomicwriteXXXXXX/` dir, fsync, rename over the target, fsync the
@@ -137,7 +137,7 @@ const object = (entries: Array<[string, string]>): string =>
 
 /**
  * Compact JSON in Qdrant's field order. `version` decides which optional keys a given Qdrant writes:
- * `peer_metadata_by_id` from 1.8.0, `first_voter` from 1.12.2 (reference/qdrant.md §2).
+ * `peer_metadata_by_id` from 1.8.0, `first_voter` from 1.12.2 (docs/qdrant-facts.md#raft-state-file).
  */
 export function serializeRaftState(s: RaftStateFile, version = '1.13.5'): string {
   const entries: Array<[string, string]> = [
@@ -225,7 +225,7 @@ export function writeRaftState(storageDir: string, s: RaftStateFile, version: st
   atomicWriteFile(path.join(storageDir, 'raft_state.json'), serializeRaftState(s, version));
 }
 
-/** Peer ids since 1.2: `rand % 2^53 + 1` (reference/qdrant.md §2). */
+/** Peer ids since 1.2 are drawn below 2^53 (docs/qdrant-facts.md#peer-ids-are-u64). */
 export function mintPeerId(random?: () => number): U64 {
   if (random) {
     // A simulation's seeded source: 2^53 values from two draws, so ids repeat with the seed.

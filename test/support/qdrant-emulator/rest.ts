@@ -1,5 +1,5 @@
 /**
- * The REST API of an emulated peer on port 6333 (reference/qdrant.md §3), with the field names of
+ * The REST API of an emulated peer on port 6333 (docs/qdrant-facts.md#http-api), with the field names of
  * the OpenAPI specs 1.13.5 and 1.19.0 (checked by test/integration/qdrant-emulator-openapi.test.ts).
  * Peer ids, terms and commits are written as bare JSON numbers through BigInt, never JS numbers.
  *
@@ -182,7 +182,7 @@ function collectionInfo(peer: EmulatedPeer, name: string): Json {
 
 /**
  * `result.cluster.status` from details_level 1, `peers` from 2, `peer_metadata` from 3 on 1.16+
- * only (reference/qdrant.md §3, §6).
+ * only (docs/qdrant-facts.md#http-api).
  */
 function telemetry(peer: EmulatedPeer, level: number): Json {
   const cluster: Record<string, Json> = { enabled: peer.cfg.clusterEnabled };

@@ -1,5 +1,5 @@
 /**
- * Collection files in `<storage>/collections/<name>/` (reference/qdrant.md §1): `config.json` and one
+ * Collection files in `<storage>/collections/<name>/` (docs/qdrant-facts.md#storage-directory): `config.json` and one
  * dir per shard with `replica_state.json` (the replica set: `is_local`, `this_peer_id`, `peers`), plus
  * empty `wal/` and `segments/` dirs for local replicas. Ids are written as bare u64 numbers.
  */

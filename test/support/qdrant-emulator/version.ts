@@ -1,7 +1,7 @@
 /**
  * Qdrant versions as the emulator sees them: image tags normalised to semver, compared, and printed
  * the way Rust's `semver::Version` Debug impl prints them inside "Replaced metadata" log lines
- * (reference/qdrant.md §4).
+ * (docs/incident-6229.md).
  */
 import semver from 'semver';
 
@@ -56,7 +56,7 @@ export function peerMetadataDebug(v: string): string {
 }
 
 /**
- * reference/qdrant.md §6: single-peer clusters on 1.13.3 to 1.14.x never refresh their own
+ * docs/qdrant-facts.md#single-peer-stale-metadata: single-peer clusters on 1.13.3 to 1.14.x never refresh their own
  * `peer_metadata_by_id` entry (fixed in 1.15.0). The emulator reproduces the bug on those versions.
  */
 export function hasStaleSelfMetadataBug(v: string): boolean {

@@ -1,5 +1,5 @@
 /**
- * The consensus log in `collections_meta_wal/` (reference/qdrant.md §1). Qdrant uses the `wal`
+ * The consensus log in `collections_meta_wal/` (docs/qdrant-facts.md#storage-directory). Qdrant uses the `wal`
  * crate (pre-allocated segments with CRCs); the emulator keeps one growing segment `open-1` in
  * its own framing: an 8-byte header, then per entry a u64 little-endian length, the entry as JSON,
  * and zero padding to 8 bytes. Enough for the hooks (which only copy and count segments) and for

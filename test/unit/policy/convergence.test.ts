@@ -32,7 +32,7 @@ const NO_META_API = (target: string, subject = 'cluster') =>
     'peer.metadata',
     'skip',
     subject,
-    'no API exposes peer metadata before 1.16.0 (reference/qdrant.md §6); versions come from GET / on each pod (peer.version)',
+    'peer metadata is read from 1.16.0 on (docs/qdrant-facts.md#peer-metadata-api); versions come from GET / on each pod (peer.version)',
     `every peer_metadata entry at ${target}`,
   );
 const idPass = (i: number) => c('peer.identity', 'pass', `qdrant-${i}`, `peer ${IDS[i]}, as recorded`, `peer ${IDS[i]} (recorded before the upgrade)`);
@@ -359,7 +359,7 @@ const rows: Row[] = [
     ],
   },
   {
-    name: 'passes stale self-metadata of a single-peer cluster on 1.14.x with a note (reference/qdrant.md §6)',
+    name: 'passes stale self-metadata of a single-peer cluster on 1.14.x with a note (docs/qdrant-facts.md#single-peer-stale-metadata)',
     input: {
       observations: edit(healthyCluster({ n: 1, version: '1.14.1', peerMetadata: true, collections: false }), 0, (o) => (o.peerMetadata![ID0] = { version: '1.14.0' })),
       targetVersion: '1.14.1',
@@ -374,7 +374,7 @@ const rows: Row[] = [
         'peer.metadata',
         'pass',
         'qdrant-0',
-        `1 entry; peer ${ID0} (qdrant-0) at 1.14.0: a single-peer cluster on 1.14.1 never refreshes its own entry (reference/qdrant.md §6), not a failure`,
+        `1 entry; peer ${ID0} (qdrant-0) at 1.14.0: a single-peer cluster on 1.14.1 never refreshes its own entry (docs/qdrant-facts.md#single-peer-stale-metadata), not a failure`,
         META('1.14.1'),
       ),
       c('cluster.mode', 'pass', 'cluster', 'cluster mode enabled on 1 answering peer(s)', 'the same cluster mode on every peer'),
@@ -462,7 +462,7 @@ describe('policy/convergence: post-upgrade convergence (DESIGN.md post-upgrade s
   });
 });
 
-describe('policy/convergence: staleSelfMetadataIsExpected (single peer, 1.13.3 to 1.14.x, reference/qdrant.md §6)', () => {
+describe('policy/convergence: staleSelfMetadataIsExpected (single peer, 1.13.3 to 1.14.x, docs/qdrant-facts.md#single-peer-stale-metadata)', () => {
   const table: [string, number, boolean][] = [
     ['1.13.2', 1, false],
     ['1.13.3', 1, true],

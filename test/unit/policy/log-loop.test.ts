@@ -366,7 +366,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('policy/log-loop: the qdrant/qdrant#6229 detector (reference/qdrant.md §4)', () => {
+describe('policy/log-loop: the qdrant/qdrant#6229 detector (docs/qdrant-facts.md#log-lines)', () => {
   for (const row of rows) {
     it(row.name, () => {
       expect(scanLogLines(row.lines, { ...CTX, ...row.ctx })).to.deep.equal(row.expected);

@@ -1,11 +1,11 @@
 /**
  * Builders of PeerObservation for the policy tables: a healthy N-peer cluster as Qdrant 1.13+ reports it
- * through GET /, /readyz, /cluster and /collections/{name}/cluster (reference/qdrant.md §3), and small
+ * through GET /, /readyz, /cluster and /collections/{name}/cluster (docs/qdrant-facts.md#http-api), and small
  * edits to break one thing at a time. Plain data, not a test double of Qdrant.
  */
 import type { CollectionCluster, PeerObservation } from '../../../hook/qdrant/types.js';
 
-/** qdrant-2's id is above 2^53 (a peer created before v1.2, reference/qdrant.md §2). */
+/** qdrant-2's id is above 2^53 (a peer created before v1.2, docs/qdrant-facts.md#peer-ids-are-u64). */
 export const IDS = ['1439658109858024', '5720141224587513', '11532566549086892528'] as const;
 
 export const uri = (ordinal: number) => `http://qdrant-${ordinal}.qdrant-headless:6335/`;

@@ -14,7 +14,7 @@ const RECORD: GuardRecord = {
     '0': {
       pod: 'vectors-qdrant-0',
       pvc: 'qdrant-storage-vectors-qdrant-0',
-      // Above 2^53: a peer created before v1.2 (reference/qdrant.md §2).
+      // Above 2^53: a peer created before v1.2 (docs/qdrant-facts.md#peer-ids-are-u64).
       peerId: '11532566549086892528',
       term: '7',
       commit: '18446744073709551615',

@@ -62,7 +62,7 @@ const REM = {
   startup:
     'Do what the startup check says: typically stop Qdrant on that volume and restore its raft-state archive (qdrant-upgrade-guard restore), then delete the pod (kubectl delete pod qdrant-1) so it starts again; read the full verdict with kubectl logs qdrant-1 -c upgrade-guard-startup-check. Do not remove the init container to get past it: Qdrant would mint a new peer id and replay its log under it (qdrant/qdrant#6229).',
   crash:
-    'Read why Qdrant exits: kubectl logs qdrant-2 --previous. A repeating "Replaced metadata of peer" means its raft state was lost (qdrant/qdrant#6229); a storage-format error after a version jump means an unsupported upgrade path (reference/qdrant.md §5); OOMKilled means resources.limits.memory is too small.',
+    'Read why Qdrant exits: kubectl logs qdrant-2 --previous. A repeating "Replaced metadata of peer" means its raft state was lost (qdrant/qdrant#6229); a storage-format error after a version jump means an unsupported upgrade path (docs/runbooks.md#version-change-refused); OOMKilled means resources.limits.memory is too small.',
 };
 
 interface Row {

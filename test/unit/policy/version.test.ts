@@ -3,7 +3,7 @@ import { GuardError } from '../../../hook/errors.js';
 import { decideVersionChange, parseVersion, upgradePath, type VersionChangeKind } from '../../../hook/policy/version.js';
 import type { CheckStatus } from '../../../hook/report.js';
 
-describe('version policy (reference/qdrant.md §5)', () => {
+describe('version policy (docs/qdrant-facts.md#upgrade-rules)', () => {
   const rows: Array<{ name: string; from: string; to: string; skip?: boolean; down?: boolean; kind: VersionChangeKind; status: CheckStatus; remedyHas?: string }> = [
     { name: 'same version passes', from: '1.13.4', to: '1.13.4', kind: 'none', status: 'pass' },
     { name: 'a patch upgrade passes (the #6229 upgrade itself)', from: '1.13.4', to: '1.13.5', kind: 'patch', status: 'pass' },
@@ -50,7 +50,7 @@ describe('version policy (reference/qdrant.md §5)', () => {
         observed: '1.11.3 -> 1.13.4 (skipped-minor): skips 1 minor version(s)',
         expected: 'at most one minor step (1.11 -> 1.12.x)',
         remedy:
-          'Upgrade one minor at a time, each to its latest patch: 1.11.3 -> 1.12.x -> 1.13.4 (reference/qdrant.md §5). ' +
+          'Upgrade one minor at a time, each to its latest patch: 1.11.3 -> 1.12.x -> 1.13.4 (docs/runbooks.md#version-change-refused, https://qdrant.tech/documentation/upgrades/). ' +
           'To go ahead anyway, set upgradeGuard.preUpgrade.allowVersionSkip=true (--allow-version-skip).',
       },
     });

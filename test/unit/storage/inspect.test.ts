@@ -7,7 +7,7 @@ import { GuardError } from '../../../hook/errors.js';
 import { inspectStorage } from '../../../hook/storage/inspect.js';
 import { cleanupTempDirs, fixture, LEGACY_BIGINT, makeStorage, tempDir, THREE_PEER_0 } from '../helpers/storage.js';
 
-describe('storage classification (reference/qdrant.md §1)', () => {
+describe('storage classification (docs/qdrant-facts.md#storage-directory)', () => {
   afterEach(cleanupTempDirs);
 
   it('calls an empty dir fresh', async () => {

@@ -29,7 +29,7 @@ const VALID = (over: Record<string, string> = {}) => {
 const STATE = (hard: string, conf = '"voters":[1],"learners":[],"voters_outgoing":[],"learners_next":[],"auto_leave":false') =>
   `{"hard_state":${hard},"conf_state":{${conf}}}`;
 
-describe('raft_state.json parsing (reference/qdrant.md §2)', () => {
+describe('raft_state.json parsing (docs/qdrant-facts.md#raft-state-file)', () => {
   describe('every public and constructed sample', () => {
     const files = [
       ...readdirSync(path.join(fixturesDir, 'constructed')).filter((f) => f.endsWith('.json')).map((f) => `constructed/${f}`),
