@@ -142,7 +142,7 @@ describe('node images: the Qdrant image is laid out as the official one', functi
 
   before(async function () {
     if (process.getuid?.() !== 0) this.skip();
-    const { availableQdrantVersions } = await import('../support/real-qdrant/binaries.ts');
+    const { availableQdrantVersions } = await import('../support/real-qdrant/binaries.js');
     version = availableQdrantVersions().at(-1);
     if (!version) this.skip(); // no QDRANT_BIN_DIR: the real-Qdrant tier reports that, not this one
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'node-images-q-'));

@@ -1,0 +1,185 @@
+// The real node of the e2e tier (CLUSTER_NODE=real, test/cluster/node): a kubelet of the control plane's release
+// with containerd and runc, pods on a bridge in the node's own network namespace, kube-proxy and CoreDNS. Checks what
+// the stand-in cannot show: a real kubelet registered, kubectl exec, exec probes that really run, and the security
+// context enforced (uid, read-only root, fsGroup on a real local volume). Runs only when CLUSTER_NODE=real; under
+// the stand-in the whole file is reported pending with that reason.
+import { expect } from 'chai';
+import { ensureCluster, releaseCluster, testNamespace, waitFor, waitForPodDone, type Cluster } from './support/cluster.js';
+
+const REAL = process.env.CLUSTER_NODE === 'real';
+const HOOK_IMAGE = 'ghcr.io/qdrant-upgrade-guard/qdrant-upgrade-guard:0.1.0';
+const NODE = '/nodejs/bin/node';
+
+function manifest(obj: Record<string, unknown>): string {
+  return JSON.stringify(obj);
+}
+
+// A script for the hook image's Node (no shell there): tries each write and prints one line per target.
+const WRITE_PROBE = `
+const fs = require('fs');
+const out = { uid: process.getuid(), gid: process.getgid(), groups: process.getgroups() };
+for (const p of process.argv.slice(1)) {
+  try { fs.writeFileSync(p, 'x'); const st = fs.statSync(p); out[p] = 'ok gid=' + st.gid; }
+  catch (e) { out[p] = e.code; }
+}
+console.log(JSON.stringify(out));
+`;
+
+(REAL ? describe : describe.skip)('real node (CLUSTER_NODE=real): kubelet, containerd, runc', function () {
+  this.timeout(240_000);
+  let cluster: Cluster;
+  const ns = testNamespace('real-node');
+
+  before(async () => {
+    cluster = await ensureCluster();
+    await cluster.kubectlOk(['create', 'namespace', ns]);
+  });
+  after(async () => {
+    if (cluster) await cluster.kubectl(['delete', 'namespace', ns, '--wait=false']);
+    await releaseCluster(cluster);
+  });
+
+  it('registers a real kubelet of the control plane release on containerd', async () => {
+    const nodes = await cluster.kubectlJson(['get', 'nodes']);
+    expect(nodes.items).to.have.length(1);
+    const info = nodes.items[0].status.nodeInfo;
+    const server = await cluster.kubectlJson(['version']);
+    expect(info.kubeletVersion).to.equal(server.serverVersion.gitVersion);
+    expect(info.containerRuntimeVersion).to.match(/^containerd:\/\//);
+    expect(nodes.items[0].status.conditions.find((c: any) => c.type === 'Ready').status).to.equal('True');
+    // The stand-in reports a made-up machine; a kubelet reads the real one.
+    expect(info.machineID.length + info.kernelVersion.length).to.be.greaterThan(0);
+  });
+
+  it('enforces runAsUser 1000 and a read-only root: writes land only on volumes, with fsGroup on the local volume', async () => {
+    await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], {
+      input: manifest({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name: 'data' },
+        spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
+      }),
+    });
+    await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], {
+      input: manifest({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'writer' },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          securityContext: { runAsUser: 1000, runAsGroup: 1000, fsGroup: 2000, runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'w',
+              image: HOOK_IMAGE,
+              command: [NODE, '-e', WRITE_PROBE],
+              args: ['/app/x', '/tmp/x', '/etc/x', '/x', '/scratch/x', '/data/x'],
+              securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+              volumeMounts: [
+                { name: 'scratch', mountPath: '/scratch' },
+                { name: 'data', mountPath: '/data' },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'scratch', emptyDir: {} },
+            { name: 'data', persistentVolumeClaim: { claimName: 'data' } },
+          ],
+        },
+      }),
+    });
+    const pod = await waitForPodDone(cluster, ns, 'writer', 120_000);
+    const logs = await cluster.kubectlOk(['logs', '-n', ns, 'writer']);
+    expect(pod.status.phase, logs).to.equal('Succeeded');
+    const r = JSON.parse(logs.trim().split('\n').pop()!);
+    expect(r.uid).to.equal(1000);
+    expect(r.gid).to.equal(1000);
+    expect(r.groups).to.include(2000);
+    for (const p of ['/app/x', '/tmp/x', '/etc/x', '/x']) expect(r[p], p).to.equal('EROFS');
+    expect(r['/scratch/x']).to.match(/^ok /);
+    // The local volume was created root-owned 0755: only the kubelet's fsGroup handling lets uid 1000 write there.
+    expect(r['/data/x']).to.equal('ok gid=2000');
+  });
+
+  it('runs kubectl exec in the container, as its user', async () => {
+    await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], {
+      input: manifest({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'execme' },
+        spec: {
+          securityContext: { runAsUser: 1000, runAsGroup: 1000 },
+          containers: [{ name: 'c', image: HOOK_IMAGE, command: [NODE, '-e', 'setInterval(() => {}, 1 << 30)'] }],
+        },
+      }),
+    });
+    await cluster.kubectlOk(['wait', '-n', ns, '--for=condition=Ready', 'pod/execme', '--timeout=90s'], { timeoutMs: 100_000 });
+    const out = await cluster.kubectlOk(['exec', '-n', ns, 'execme', '--', NODE, '-p', 'process.getuid() + " " + require("os").hostname()']);
+    expect(out.trim()).to.equal('1000 execme');
+    const bad = await cluster.kubectl(['exec', '-n', ns, 'execme', '--', '/bin/sh', '-c', 'true']);
+    expect(bad.code, 'the hook image has no shell').to.not.equal(0);
+  });
+
+  it('runs exec probes for real: a failing readiness command keeps the pod unready', async () => {
+    const probePod = (name: string, code: number) =>
+      manifest({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name },
+        spec: {
+          containers: [
+            {
+              name: 'c',
+              image: HOOK_IMAGE,
+              command: [NODE, '-e', 'setInterval(() => {}, 1 << 30)'],
+              readinessProbe: { exec: { command: [NODE, '-e', `process.exit(${code})`] }, periodSeconds: 2, failureThreshold: 1 },
+            },
+          ],
+        },
+      });
+    await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], { input: probePod('probe-ok', 0) });
+    await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], { input: probePod('probe-fail', 3) });
+    await cluster.kubectlOk(['wait', '-n', ns, '--for=condition=Ready', 'pod/probe-ok', '--timeout=90s'], { timeoutMs: 100_000 });
+    const failing = await waitFor(
+      'an Unhealthy event for probe-fail',
+      async () => {
+        const ev = await cluster.kubectlJson(['get', 'events', '-n', ns, '--field-selector', 'involvedObject.name=probe-fail,reason=Unhealthy']);
+        return ev.items.length > 0 ? ev.items[0] : undefined;
+      },
+      90_000,
+      1000,
+    );
+    expect(failing.message).to.match(/Readiness probe failed/);
+    const pod = await cluster.kubectlJson(['get', 'pod', '-n', ns, 'probe-fail']);
+    expect(pod.status.conditions.find((c: any) => c.type === 'Ready').status).to.equal('False');
+    expect(pod.status.containerStatuses[0].state.running).to.not.equal(undefined);
+  });
+
+  it('gives pods cluster DNS and the kubernetes Service through kube-proxy', async () => {
+    const script = `
+      const dns = require('dns').promises;
+      (async () => {
+        const a = await dns.lookup('kubernetes.default.svc.cluster.local');
+        const res = await fetch('https://kubernetes.default.svc/livez', { signal: AbortSignal.timeout(5000) }).catch((e) => ({ status: String(e.cause?.code ?? e) }));
+        console.log(JSON.stringify({ address: a.address, env: process.env.KUBERNETES_SERVICE_HOST, status: res.status }));
+      })();`;
+    await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], {
+      input: manifest({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'dns' },
+        spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: HOOK_IMAGE, command: [NODE, '-e', script], env: [{ name: 'NODE_TLS_REJECT_UNAUTHORIZED', value: '0' }] }] },
+      }),
+    });
+    const pod = await waitForPodDone(cluster, ns, 'dns', 90_000);
+    const logs = await cluster.kubectlOk(['logs', '-n', ns, 'dns']);
+    expect(pod.status.phase, logs).to.equal('Succeeded');
+    const r = JSON.parse(logs.trim().split('\n').pop()!);
+    const svc = await cluster.kubectlJson(['get', 'service', '-n', 'default', 'kubernetes']);
+    expect(r.address).to.equal(svc.spec.clusterIP);
+    expect(r.env).to.equal(svc.spec.clusterIP);
+    // Anonymous requests are refused (401) or allowed (200) by the apiserver: either way the answer came from it.
+    expect([200, 401, 403]).to.include(r.status);
+  });
+});
