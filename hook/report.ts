@@ -7,6 +7,8 @@
 import { GuardError } from './errors.js';
 import { CHECK_CATALOGUE, isCheckId, runbookOf, type CheckId } from './policy/check-ids.js';
 
+export type { CheckId };
+
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
 export type Verdict = 'pass' | 'refuse' | 'fail';
 

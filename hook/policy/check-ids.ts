@@ -30,9 +30,15 @@ export const CHECK_CATALOGUE = {
   'volume.evidence': entry(RUNBOOKS.readingReports, 'Informational (inspect): what shows the volume was used: WAL segments, collections, aliases.'),
   'volume.peers': entry(RUNBOOKS.readingReports, 'Informational (inspect): format generation, voters and peers recorded in the state.'),
   'volume.note': entry(RUNBOOKS.readingReports, 'Informational (inspect): anything else worth knowing about the volume.'),
-  'volume.phantom-voter': entry(RUNBOOKS.lostState, 'No address is shared by two voters in the raft state (a peer that came back under a new id, qdrant/qdrant#6229).'),
-  'volume.stub-state': entry(RUNBOOKS.lostState, 'A volume that holds collections does not carry the empty state of a peer that never joined.'),
   'volume.snapshot': entry(RUNBOOKS.volumeSnapshot, 'The CSI VolumeSnapshot of the PVC became readyToUse before the deadline.'),
+  // diagnose-logs: the #6229 signature in a Qdrant log the operator already has.
+  'diagnose.signature': entry(RUNBOOKS.lostState, 'The log shows no sign of a peer that lost its raft state (qdrant/qdrant#6229), in its own log or in the log of a peer that saw it.'),
+  'diagnose.new-state': entry(RUNBOOKS.newPeerId, 'No new raft state initialized on a volume that then loads collections.'),
+  'diagnose.metadata-loop': entry(RUNBOOKS.metadataLoop, 'No replayed "Replaced metadata" lines (a version replaced by itself).'),
+  'diagnose.replayed-operations': entry(RUNBOOKS.lostState, 'No collection operation applied a second time (a consensus log replayed under a new id).'),
+  'diagnose.duplicate-peer': entry(RUNBOOKS.lostState, 'No second peer id asking for an address another id holds.'),
+  'diagnose.join-rejected': entry(RUNBOOKS.lostState, "No join rejected because the URI belongs to another peer id (Qdrant 1.16's answer to a peer that lost its state)."),
+  'diagnose.consensus-panic': entry(RUNBOOKS.lostState, 'No panic while initializing consensus with a new raft state (the crash loop of a 1.16 peer that lost its state).'),
   // Archives and restore.
   'archive.entry': entry(RUNBOOKS.archives, 'One archive, read through: manifest present, every checksum matching.'),
   'restore.archive': entry(RUNBOOKS.restore, 'The archive is intact: allowed entries only, every sha256 matching its manifest.'),
