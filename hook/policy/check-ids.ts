@@ -5,7 +5,7 @@
  *
  * ADDING A CHECK IS ONE LINE in CHECK_CATALOGUE below:
  *   'area.name': entry(RUNBOOKS.someSection, 'What it checks, in one sentence.'),
- * then run `node scripts/check-table.mjs` to regenerate the README's table (a unit test says when it is stale).
+ * then run `npx tsx scripts/check-table.ts` to regenerate the README's table (a unit test says when it is stale).
  * A named constant in CHECK_IDS is optional. CI jobs and dashboards match on these strings (STYLE.md "Fixed sets of
  * codes"), so an id is never renamed; a new rule gets a new id.
  */
@@ -30,6 +30,8 @@ export const CHECK_CATALOGUE = {
   'volume.evidence': entry(RUNBOOKS.readingReports, 'Informational (inspect): what shows the volume was used: WAL segments, collections, aliases.'),
   'volume.peers': entry(RUNBOOKS.readingReports, 'Informational (inspect): format generation, voters and peers recorded in the state.'),
   'volume.note': entry(RUNBOOKS.readingReports, 'Informational (inspect): anything else worth knowing about the volume.'),
+  'volume.phantom-voter': entry(RUNBOOKS.lostState, 'No address is shared by two voters in the raft state (a peer that came back under a new id, qdrant/qdrant#6229).'),
+  'volume.stub-state': entry(RUNBOOKS.lostState, 'A volume that holds collections does not carry the empty state of a peer that never joined.'),
   'volume.snapshot': entry(RUNBOOKS.volumeSnapshot, 'The CSI VolumeSnapshot of the PVC became readyToUse before the deadline.'),
   // diagnose-logs: the #6229 signature in a Qdrant log the operator already has.
   'diagnose.signature': entry(RUNBOOKS.lostState, 'The log shows no sign of a peer that lost its raft state (qdrant/qdrant#6229), in its own log or in the log of a peer that saw it.'),
