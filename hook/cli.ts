@@ -206,6 +206,7 @@ async function clusterDeps(a: Args, ctx: CliContext) {
     clock: systemClock,
     progress: stderrProgress(),
     qdrantTimeoutMs: num(a.qdrantTimeoutMs) ?? 5000,
+    reach: await qdrantReach(a),
   });
 }
 
@@ -215,7 +216,6 @@ function positiveSeconds(v: unknown, flag: string): number {
   return n;
 }
 
-    reach: await qdrantReach(a),
 export const preUpgradeCommand = defineCommand({
   command: 'pre-upgrade',
   describe: 'Hook Job: refuse unsupported versions, degraded clusters and lost raft state; archive every volume',
@@ -298,6 +298,38 @@ export const verifyCommand = defineCommand({
   },
 });
 
+export const restoreVolumeCommand = defineCommand({
+  command: 'restore-volume',
+  describe: 'From a laptop: restore one PVC\'s raft state in the cluster (worker pod), restart the held peer, check its identity',
+  builder: (y) =>
+    clusterOptions(y)
+      .option('ordinal', { type: 'number', demandOption: true, describe: 'Ordinal of the peer whose volume to restore' })
+      .option('archive', { type: 'string', describe: 'Archive file name (raft-<sts>-<ordinal>-...tar.gz) on the volume' })
+      .option('latest', { type: 'boolean', default: false, describe: 'The archive the record names for this ordinal (taken before the last upgrade)' })
+      .option('archive-location', { choices: ['storage', 'snapshots'] as const, default: 'storage' as const, describe: 'Where the archives are (upgradeGuard.archive.location)' })
+      .option('worker-image', { type: 'string', describe: 'Image of the worker pod (default: the startup check\'s image)' })
+      .option('allow-peer-change', { type: 'boolean', default: false, describe: 'Restore over a valid state of another peer' })
+      .option('timeout-seconds', { type: 'number', default: 300, describe: 'Budget for the restore and the peer coming back' }),
+  run: async (a, ctx) => {
+    const { runRestoreVolume } = await import('./commands/restore-volume.js');
+    const ordinal = num(a.ordinal);
+    if (ordinal === undefined) throw usageError(`--ordinal must be a number, got ${String(a.ordinal)}`);
+    return withTlsNotice(a, await runRestoreVolume(
+      {
+        ...clusterTarget(a),
+        ordinal,
+        ...(str(a.archive) ? { archive: a.archive as string } : {}),
+        latest: a.latest === true,
+        archiveLocation: a.archiveLocation as 'storage' | 'snapshots',
+        ...(str(a.workerImage) ? { workerImage: a.workerImage as string } : {}),
+        allowPeerChange: a.allowPeerChange === true,
+        timeoutSeconds: positiveSeconds(a.timeoutSeconds, '--timeout-seconds'),
+      },
+      await clusterDeps(a, ctx),
+    ));
+  },
+});
+
 /** Every command, in help order. Add a command by appending its block here. */
 export const COMMANDS: CommandSpec[] = [
   inspectCommand,
@@ -307,6 +339,7 @@ export const COMMANDS: CommandSpec[] = [
   preUpgradeCommand,
   postUpgradeCommand,
   verifyCommand,
+  restoreVolumeCommand,
 ];
 
 function renderError(err: GuardError, output: OutputFormat, command: string, ctx: CliContext): void {

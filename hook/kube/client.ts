@@ -400,6 +400,8 @@ export function createKubeApi(options: KubeApiOptions): KubeApi {
       return applyPartition(name, undefined, `hand the rollout partition of StatefulSet ${name} back to Helm`);
     },
 
+    deletePod: (name, gracePeriodSeconds) => workerOps.delete(name, gracePeriodSeconds),
+
     requestCount: () => requests,
   };
 

@@ -40,6 +40,7 @@ export function toStatefulSetSnapshot(sts: V1StatefulSet): StatefulSetSnapshot {
     selector: { ...(spec?.selector?.matchLabels ?? {}) },
     claimTemplates: (spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '').filter((n) => n !== ''),
     qdrantImage: qdrant?.image ?? '',
+    ...guardImageOf(pod?.initContainers ?? []),
     podSpec: {
       tolerations: (pod?.tolerations ?? []).map((t) => plain(t)),
       nodeSelector: { ...(pod?.nodeSelector ?? {}) },
@@ -49,6 +50,12 @@ export function toStatefulSetSnapshot(sts: V1StatefulSet): StatefulSetSnapshot {
       fsGroup: psc?.fsGroup,
     },
   };
+}
+
+/** The startup check's image (hook/policy/rollout.ts names the container): restore-volume's worker runs it. */
+function guardImageOf(init: { name: string; image?: string }[]): { guardImage?: string } {
+  const image = init.find((c) => c.name === 'upgrade-guard-startup-check')?.image;
+  return image ? { guardImage: image } : {};
 }
 
 function summarizeContainer(s: V1ContainerStatus): ContainerStatusSummary {

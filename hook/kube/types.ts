@@ -38,6 +38,8 @@ export interface StatefulSetSnapshot {
   claimTemplates: string[];
   /** Image of the container named `qdrant`, else of the first container. */
   qdrantImage: string;
+  /** Image of the startup-check init container (the guard's image), when the chart renders one. */
+  guardImage?: string;
   /** What a worker pod must copy to land on the same nodes and read the volume as Qdrant does. */
   podSpec: {
     tolerations: JsonObject[];
@@ -241,6 +243,12 @@ export interface KubeApi {
    * server-side apply of the chart's partition meets no other owner. The API defaults the field to 0.
    */
   releaseStatefulSetPartition(name: string): Promise<StatefulSetSnapshot>;
+
+  /**
+   * Deletes one pod by name (restore-volume restarts the Qdrant pod it held); gracePeriodSeconds as given, 404 counts
+   * as deleted. Needs `delete` on pods, name-scoped to the StatefulSet's pods in the restore-volume Role.
+   */
+  deletePod(name: string, gracePeriodSeconds: number): Promise<void>;
 
   /** API requests sent so far, retries included (benchmarks: pre-upgrade ≤ 4 + 3 per peer). */
   requestCount(): number;

@@ -1,67 +1,92 @@
-// RBAC of the hooks: namespaced, exactly what each command needs, no exec, no Secrets, no wildcards.
+// RBAC of the hooks: namespaced, exactly what each command calls (hook/kube/permissions.ts), no exec, no Secrets,
+// no wildcards. The Roles are rendered by the real Helm binaries and compared with the code's declarations in both
+// directions: a grant the code does not use fails, and so does a call the Role does not grant.
 import { expect } from 'chai';
-import { ciValuesFiles, find, HELMS, renderOk } from './support/helm.js';
+import { ciValuesFiles, find, HELMS, renderOk, type HelmName, type RenderOptions } from './support/helm.js';
+import { grants, rulesOf, type GuardCommand, type Rule } from '../../hook/kube/permissions.js';
 
-type Rule = { apiGroups: string[]; resources: string[]; verbs: string[]; resourceNames?: string[] };
+const ROLE_OF: Record<GuardCommand, string> = {
+  'pre-upgrade': 'rel-qdrant-guard-pre-upgrade',
+  'post-upgrade': 'rel-qdrant-guard-post-upgrade',
+  verify: 'rel-qdrant-guard-test',
+  'restore-volume': 'rel-qdrant-guard-restore-volume',
+};
 
-const READ_STS = { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'list', 'watch'] };
-const RECORD = [
-  { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
-  { apiGroups: [''], resources: ['configmaps'], resourceNames: ['rel-upgrade-guard'], verbs: ['get', 'update', 'patch'] },
-];
-const EVENTS = { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] };
+interface Case {
+  name: string;
+  render: RenderOptions;
+  replicas: number;
+  staged: boolean;
+  volumeSnapshots: boolean;
+}
 
-const PRE_UPGRADE: Rule[] = [
-  READ_STS,
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
-  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-  { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'list'] },
-  ...RECORD,
-  EVENTS,
+const CASES: Case[] = [
+  { name: 'install', render: {}, replicas: 1, staged: false, volumeSnapshots: false },
+  { name: 'staged upgrade, 3 replicas', render: { upgrade: true, values: { replicaCount: 3 } }, replicas: 3, staged: true, volumeSnapshots: false },
+  { name: 'upgrade with a user partition (not staged)', render: { upgrade: true, values: { updateStrategy: { rollingUpdate: { partition: 0 } } } }, replicas: 1, staged: false, volumeSnapshots: false },
+  { name: 'upgrade taking VolumeSnapshots', render: { upgrade: true, files: ['chart/ci/volume-snapshots-values.yaml'] }, replicas: 3, staged: true, volumeSnapshots: true },
 ];
-const SNAPSHOTS = { apiGroups: ['snapshot.storage.k8s.io'], resources: ['volumesnapshots'], verbs: ['get', 'list', 'create'] };
-const STS_PATCH = { apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: ['rel-qdrant'], verbs: ['patch'] };
-const postUpgrade = (staged: boolean): Rule[] => [
-  READ_STS,
-  ...(staged ? [STS_PATCH] : []),
-  { apiGroups: ['apps'], resources: ['controllerrevisions'], verbs: ['get', 'list'] },
-  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-  { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'list'] },
-  ...RECORD,
-  EVENTS,
-];
-const TEST: Rule[] = [
-  { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get', 'list'] },
-  { apiGroups: [''], resources: ['pods', 'configmaps'], verbs: ['get', 'list'] },
-  { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
-];
+
+/** Rendered grants vs declared grants, as `missing` (declared, not granted) and `unused` (granted, not declared). */
+function compare(helm: HelmName, c: Case, command: GuardCommand): { missing: string[]; unused: string[] } {
+  const docs = renderOk(helm, c.render);
+  const rendered = grants(find(docs, 'Role', ROLE_OF[command]).rules as Rule[]);
+  const replicas = Number(find(docs, 'StatefulSet', 'rel-qdrant').spec.replicas);
+  const declared = grants(rulesOf(command, { statefulset: 'rel-qdrant', release: 'rel', replicas, staged: c.staged, volumeSnapshots: c.volumeSnapshots }));
+  return { missing: declared.filter((g) => !rendered.includes(g)), unused: rendered.filter((g) => !declared.includes(g)) };
+}
+
+describe('chart: each Role grants exactly the calls its command declares (hook/kube/permissions.ts)', () => {
+  for (const helm of HELMS) {
+    for (const c of CASES) {
+      for (const command of Object.keys(ROLE_OF) as GuardCommand[]) {
+        it(`${command}, ${c.name}: nothing missing, nothing unused (${helm})`, () => {
+          const { missing, unused } = compare(helm, c, command);
+          expect(missing, 'calls the code makes that the Role does not grant').to.deep.equal([]);
+          expect(unused, 'grants no code uses').to.deep.equal([]);
+        });
+      }
+    }
+
+    it(`the comparison fails on an unused grant and on a missing one (${helm})`, () => {
+      const docs = renderOk(helm, { upgrade: true });
+      const role = find(docs, 'Role', ROLE_OF['post-upgrade']);
+      const declared = grants(rulesOf('post-upgrade', { statefulset: 'rel-qdrant', release: 'rel', replicas: 1, staged: false, volumeSnapshots: false }));
+      const rendered = grants(role.rules as Rule[]);
+      // Staged: the rendered Role grants patch on the StatefulSet, which an unstaged declaration does not have.
+      expect(rendered.filter((g) => !declared.includes(g))).to.deep.equal(['apps/statefulsets patch rel-qdrant']);
+      const withoutLogs = (role.rules as Rule[]).filter((r) => !r.resources.includes('pods/log'));
+      expect(declared.filter((g) => !grants(withoutLogs).includes(g))).to.deep.equal(['core/pods/log get rel-qdrant-0']);
+    });
+
+    it(`reads by name are limited by resourceNames: the StatefulSet, the record, the pods' logs (${helm})`, () => {
+      const docs = renderOk(helm, { upgrade: true, values: { replicaCount: 2 } });
+      for (const role of docs.filter((d) => d.kind === 'Role')) {
+        for (const rule of role.rules as Rule[]) {
+          const where = `${role.metadata.name}: ${JSON.stringify(rule)}`;
+          if (rule.resources.includes('statefulsets')) expect(rule.resourceNames, where).to.deep.equal(['rel-qdrant']);
+          if (rule.resources.includes('configmaps') && !rule.verbs.includes('create')) expect(rule.resourceNames, where).to.deep.equal(['rel-upgrade-guard']);
+          if (rule.resources.includes('pods/log')) expect(rule.resourceNames, where).to.deep.equal(['rel-qdrant-0', 'rel-qdrant-1']);
+        }
+      }
+    });
+
+    it(`the restore-volume Role stays with the release (not a hook) and is bound only to the subjects given (${helm})`, () => {
+      const plain = renderOk(helm);
+      expect(find(plain, 'Role', ROLE_OF['restore-volume']).metadata.annotations?.['helm.sh/hook']).to.equal(undefined);
+      expect(plain.filter((d) => d.kind === 'RoleBinding' && d.metadata.name === ROLE_OF['restore-volume'])).to.have.length(0);
+      const subjects = [{ kind: 'Group', name: 'sre', apiGroup: 'rbac.authorization.k8s.io' }];
+      const bound = find(renderOk(helm, { values: { upgradeGuard: { restoreVolume: { subjects } } } }), 'RoleBinding', ROLE_OF['restore-volume']);
+      expect(bound.subjects).to.deep.equal(subjects);
+      expect(bound.roleRef).to.deep.equal({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: ROLE_OF['restore-volume'] });
+      const off = renderOk(helm, { values: { upgradeGuard: { restoreVolume: { role: { create: false }, subjects } } } });
+      expect(off.filter((d) => d.metadata.name === ROLE_OF['restore-volume'])).to.have.length(0);
+    });
+  }
+});
 
 describe('chart: hook RBAC', () => {
   for (const helm of HELMS) {
-    it(`pre-upgrade Role grants exactly the worker-pod, PVC, record and event rights (${helm})`, () => {
-      const role = find(renderOk(helm, { upgrade: true }), 'Role', 'rel-qdrant-guard-pre-upgrade');
-      expect(role.rules).to.deep.equal(PRE_UPGRADE);
-    });
-
-    it(`pre-upgrade Role may create VolumeSnapshots only when a VolumeSnapshotClass is set (${helm})`, () => {
-      const docs = renderOk(helm, { files: ['chart/ci/volume-snapshots-values.yaml'], upgrade: true });
-      expect(find(docs, 'Role', 'rel-qdrant-guard-pre-upgrade').rules).to.deep.equal([...PRE_UPGRADE, SNAPSHOTS]);
-    });
-
-    it(`post-upgrade Role may patch the one StatefulSet only when the rollout is staged (${helm})`, () => {
-      const staged = find(renderOk(helm, { upgrade: true }), 'Role', 'rel-qdrant-guard-post-upgrade');
-      expect(staged.rules).to.deep.equal(postUpgrade(true));
-      const install = find(renderOk(helm), 'Role', 'rel-qdrant-guard-post-upgrade');
-      expect(install.rules).to.deep.equal(postUpgrade(false));
-      const userPartition = renderOk(helm, { upgrade: true, values: { updateStrategy: { rollingUpdate: { partition: 0 } } } });
-      expect(find(userPartition, 'Role', 'rel-qdrant-guard-post-upgrade').rules).to.deep.equal(postUpgrade(false));
-    });
-
-    it(`test Role only reads (${helm})`, () => {
-      expect(find(renderOk(helm), 'Role', 'rel-qdrant-guard-test').rules).to.deep.equal(TEST);
-    });
-
     for (const file of ciValuesFiles()) {
       it(`${file}: no cluster-wide RBAC, no exec, no Secrets, no wildcards, writes limited by name (${helm})`, () => {
         for (const upgrade of [false, true]) {
@@ -84,24 +109,5 @@ describe('chart: hook RBAC', () => {
         }
       });
     }
-  }
-});
-
-describe('chart: hook RBAC covers what hook/kube calls', () => {
-  for (const helm of HELMS) {
-    it(`every permission hook/kube/permissions.ts declares is granted by the pre- or post-upgrade Role (${helm})`, async () => {
-      // Imported lazily: a broken hook module should fail this test only, not the whole chart tier.
-      const { REQUIRED_PERMISSIONS } = await import('../../hook/kube/permissions.js');
-      const docs = renderOk(helm, { files: ['chart/ci/volume-snapshots-values.yaml'], upgrade: true });
-      const rules = ['rel-qdrant-guard-pre-upgrade', 'rel-qdrant-guard-post-upgrade'].flatMap(
-        (name) => find(docs, 'Role', name).rules as Rule[],
-      );
-      const missing = REQUIRED_PERMISSIONS.flatMap((p) =>
-        p.verbs
-          .filter((verb) => !rules.some((r) => r.apiGroups.includes(p.group) && r.resources.includes(p.resource) && r.verbs.includes(verb)))
-          .map((verb) => `${p.group || 'core'}/${p.resource} ${verb} (${p.why})`),
-      );
-      expect(missing).to.deep.equal([]);
-    });
   }
 });

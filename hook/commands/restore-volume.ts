@@ -1,0 +1,201 @@
+/**
+ * `restore-volume --release R --statefulset S --ordinal N [--archive NAME | --latest]`: put an archived raft state
+ * back on one Qdrant PVC from a laptop with a kubeconfig (docs/operations.md#restore-a-volume-in-the-cluster).
+ *
+ * How Qdrant is kept off the volume while it is restored: the startup check. A volume that lost its raft state
+ * (qdrant/qdrant#6229) makes the startup-check init container refuse, so the Qdrant container of that pod never
+ * starts and the StatefulSet keeps the pod there, holding nothing. restore-volume only proceeds when it sees that
+ * (or no pod at all, an ordinal at or above the replica count), and refuses while the Qdrant container runs: a
+ * restore under a running peer would be overwritten by its next state write. Scaling the StatefulSet down is not
+ * used: below the restored ordinal it would stop healthy peers, and at ordinal 0 all of them. Deleting the pod
+ * alone does not hold it either, since the controller recreates it at once.
+ *
+ * Then it runs the pre-upgrade worker (hook/kube/workers.ts: no service-account token, Qdrant's uid, read-only root,
+ * next to the held pod) with `restore`, so every check restore has runs on the volume itself; deletes the held pod
+ * so it restarts at once with its state back; and waits for the peer to answer under its recorded peer id.
+ */
+import { check, verdictOf, type Check, type Report } from '../report.js';
+import { usageError } from '../errors.js';
+import { parseRecord, type GuardRecord } from '../policy/record.js';
+import { pvcName, type PodSnapshot, type WorkerPodSpec } from '../kube/types.js';
+import { STARTUP_CHECK_CONTAINER } from '../policy/rollout.js';
+import { SNAPSHOTS_CLAIM, STORAGE_CLAIM, endpointOf, podsOf, recordName, type ClusterDeps, type ClusterTarget } from './cluster.js';
+
+export interface RestoreVolumeOptions extends ClusterTarget {
+  ordinal: number;
+  /** Archive file name (raft-<sts>-<ordinal>-...tar.gz); exclusive with latest. */
+  archive?: string;
+  /** The archive the record names for this ordinal: the one taken before the last upgrade. */
+  latest?: boolean;
+  /** Where the archives are: the storage volume (default) or the snapshots volume. */
+  archiveLocation: 'storage' | 'snapshots';
+  /** The worker's image; default the startup check's image on the StatefulSet. */
+  workerImage?: string;
+  allowPeerChange?: boolean;
+  timeoutSeconds: number;
+}
+
+const STORAGE = '/qdrant/storage';
+const ARCHIVE_DIRS = { storage: '/qdrant/storage/.upgrade-guard', snapshots: '/qdrant/snapshots/upgrade-guard' } as const;
+const POLL_MS = 1000;
+const ARCHIVE_NAME = /^raft-[A-Za-z0-9.-]+\.tar\.gz$/;
+
+/** The command an operator runs, with the values filled in: every remedy that sends someone to restore prints it. */
+export function restoreVolumeCommand(t: { namespace?: string; release: string; statefulset: string; ordinal: number; archive?: string }): string {
+  return [
+    'qdrant-upgrade-guard restore-volume',
+    ...(t.namespace ? [`--namespace ${t.namespace}`] : []),
+    `--release ${t.release}`,
+    `--statefulset ${t.statefulset}`,
+    `--ordinal ${t.ordinal}`,
+    t.archive ? `--archive ${t.archive}` : '--latest',
+  ].join(' ');
+}
+
+export async function runRestoreVolume(opts: RestoreVolumeOptions, deps: ClusterDeps): Promise<Report> {
+  const { kube, qdrant, clock, progress } = deps;
+  const started = clock.now();
+  const deadline = started + opts.timeoutSeconds * 1000;
+  if (!Number.isInteger(opts.ordinal) || opts.ordinal < 0) throw usageError(`--ordinal must be a whole number >= 0, got ${opts.ordinal}`);
+  if (!!opts.archive === !!opts.latest) throw usageError('name the archive: --archive <file name> or --latest (the one the record names)');
+  if (opts.archive && !ARCHIVE_NAME.test(opts.archive)) {
+    throw usageError(`--archive takes an archive file name like raft-${opts.statefulset}-${opts.ordinal}-1.13.4-to-1.13.5-20250101T000000Z.tar.gz, got ${opts.archive}`);
+  }
+  const checks: Check[] = [];
+  const podName = `${opts.statefulset}-${opts.ordinal}`;
+  const subject = `pod/${podName}`;
+  const again = restoreVolumeCommand({ namespace: kube.namespace, ...opts });
+  const finish = (summaryPass: string): Report => {
+    const verdict = verdictOf(checks, checks.some((c) => c.id === 'restore-volume.worker' && c.status !== 'pass' && c.status !== 'skip') ? 'fail' : 'refuse');
+    const failed = checks.find((c) => c.status === 'fail');
+    return {
+      schemaVersion: 1,
+      command: 'restore-volume',
+      verdict,
+      summary: verdict === 'pass' ? summaryPass : `${failed!.id} on ${failed!.subject}: ${failed!.observed}`,
+      checks,
+      details: { namespace: kube.namespace, statefulset: opts.statefulset, ordinal: opts.ordinal, elapsedMs: clock.now() - started },
+    };
+  };
+
+  const sts = await kube.getStatefulSet(opts.statefulset);
+  const record = parseRecordOrUndefined(await kube.readRecord(recordName(opts.release)));
+  const recorded = record?.peers[String(opts.ordinal)];
+
+  // 1. Which archive.
+  const archive = opts.archive ?? recorded?.archive;
+  if (!archive) {
+    checks.push(check('restore-volume.archive', 'fail', subject, record ? `the record ${recordName(opts.release)} names no archive for ordinal ${opts.ordinal}` : `there is no record ${recordName(opts.release)}`,
+      'an archive to restore', `Name the archive: ${restoreVolumeCommand({ ...opts, archive: `raft-${opts.statefulset}-${opts.ordinal}-<from>-to-<to>-<time>.tar.gz` })} (docs/runbooks.md#restore-an-archive lists them).`));
+    return finish('');
+  }
+  checks.push(check('restore-volume.archive', 'pass', subject, `${archive}${opts.latest ? ' (named by the record for this ordinal)' : ''}`, 'an archive to restore'));
+
+  // 2. No Qdrant container on the volume.
+  const pods = podsOf(sts, await kube.listPods(sts.selector));
+  const pod = pods.find((p) => p.name === podName && !p.deletionTimestamp);
+  const held = heldState(pod);
+  if (!held.held) {
+    checks.push(check('restore-volume.held', 'fail', subject, held.why, 'no Qdrant container running on the volume',
+      `restore-volume only restores a volume Qdrant does not use: a running peer rewrites raft_state.json. If this peer lost its identity, ` +
+        `its state file must be gone or corrupt for the startup check to hold it (docs/runbooks.md#restore-an-archive); ` +
+        `else stop it by hand, then run ${again}.`));
+    return finish('');
+  }
+  checks.push(check('restore-volume.held', 'pass', subject, held.why, 'no Qdrant container running on the volume'));
+
+  // 3. The worker: `restore` on the PVC, every check restore has.
+  const image = opts.workerImage ?? sts.guardImage;
+  if (!image) throw usageError(`StatefulSet ${sts.name} has no startup-check container to take the guard image from: pass --worker-image`);
+  const snapshotsPvc = opts.archiveLocation === 'snapshots' ? pvcName(SNAPSHOTS_CLAIM, sts.name, opts.ordinal) : undefined;
+  const archivePath = `${ARCHIVE_DIRS[opts.archiveLocation]}/${archive}`;
+  const spec: WorkerPodSpec = {
+    name: `${sts.name}-guard-restore-${opts.ordinal}`,
+    image,
+    command: ['qdrant-upgrade-guard'],
+    args: ['restore', '--archive', archivePath, '--storage', STORAGE, ...(opts.allowPeerChange ? ['--allow-peer-change'] : [])],
+    storagePvc: pvcName(STORAGE_CLAIM, sts.name, opts.ordinal),
+    ...(snapshotsPvc ? { snapshotsPvc } : {}),
+    ...(pod ? { colocateWith: podName } : {}),
+    placement: sts.podSpec,
+    labels: { 'app.kubernetes.io/instance': opts.release },
+  };
+  progress.say(`restoring ${archive} onto pvc/${spec.storagePvc} with worker ${spec.name}`);
+  const [result] = await kube.runWorkerPods([spec], { deadlineMs: deadline });
+  if (!result || result.phase !== 'Succeeded') {
+    checks.push(check('restore-volume.worker', 'fail', `pvc/${spec.storagePvc}`,
+      `worker ${result?.podName ?? spec.name} ${result?.phase ?? 'gave no result'}: ${result?.reason ?? ''}${result?.terminationMessage ? `: ${result.terminationMessage.trim().split('\n').slice(-6).join(' | ')}` : ''}`,
+      'restore passes every check and reads back as the archived peer',
+      `Read the worker's output above; nothing on the volume changed unless restore.applied failed. Fix the cause, then run ${again} (docs/runbooks.md#restore-an-archive).`));
+    return finish('');
+  }
+  checks.push(check('restore-volume.worker', 'pass', `pvc/${spec.storagePvc}`, `worker ${result.podName} restored ${archive}`, 'restore passes every check'));
+
+  // 4. Bring the peer back and check who answers.
+  if (!pod) {
+    checks.push(check('restore-volume.peer', 'skip', subject, `no pod ${podName} (the StatefulSet has ${sts.replicas} replicas)`, 'the peer answers under its recorded id',
+      `Scale the StatefulSet to include ordinal ${opts.ordinal}; helm test then verifies the peer.`));
+    return finish(`restored ${archive} onto pvc/${spec.storagePvc}; ${podName} is not running`);
+  }
+  await kube.deletePod(podName, 0);
+  const expectId = recorded?.peerId || undefined;
+  const peer = await waitForPeer(deps, sts.selector, podName, pod.uid, deadline);
+  if (!peer.pod) {
+    checks.push(check('restore-volume.peer', 'fail', subject, `not ready before the deadline: ${peer.why}`, 'the peer back, ready',
+      `kubectl describe pod ${podName} -n ${kube.namespace}; when it is ready, helm test ${opts.release} verifies it.`));
+    return finish('');
+  }
+  try {
+    const status = await qdrant.cluster(endpointOf(peer.pod, qdrant.reach));
+    const got = status.status === 'enabled' ? status.peerId : undefined;
+    if (expectId && got !== expectId) {
+      checks.push(check('restore-volume.peer', 'fail', subject, `answers as peer ${got ?? '(cluster mode off)'}`, `peer ${expectId} (the record)`,
+        `The volume holds another identity than recorded; read docs/runbooks.md#new-peer-id before anything else.`));
+    } else {
+      checks.push(check('restore-volume.peer', expectId ? 'pass' : 'warn', subject, `ready, answers as peer ${got ?? '(cluster mode off)'}`,
+        expectId ? `peer ${expectId} (the record)` : 'the recorded peer id (there is no record to compare with)'));
+    }
+  } catch (err) {
+    checks.push(check('restore-volume.peer', 'fail', subject, `ready, but GET /cluster failed: ${(err as Error).message}`, 'the peer answers under its recorded id',
+      `From a laptop the pod IP may not be reachable: run helm test ${opts.release} (it verifies every peer from inside the cluster).`));
+  }
+  return finish(`restored ${archive} onto pvc/${spec.storagePvc}; ${podName} is back as peer ${expectId ?? '(unrecorded)'}`);
+}
+
+/** Held: the pod is absent, or its Qdrant container is not running and the startup check is not letting it start. */
+export function heldState(pod: PodSnapshot | undefined): { held: boolean; why: string } {
+  if (!pod) return { held: true, why: 'no pod uses the volume' };
+  const qdrant = pod.containers.find((c) => c.name === 'qdrant');
+  if (qdrant?.state === 'running') return { held: false, why: `the qdrant container of ${pod.name} is running` };
+  const startup = pod.initContainers.find((c) => c.name === STARTUP_CHECK_CONTAINER);
+  if (!startup) return { held: false, why: `${pod.name} has no startup check to hold it, and its qdrant container may start any moment` };
+  const refused = (startup.state === 'terminated' && startup.exitCode !== 0) || (startup.state === 'waiting' && (startup.restartCount > 0 || !!startup.lastTermination));
+  if (!refused) return { held: false, why: `the startup check of ${pod.name} has not refused the volume (${startup.state}${startup.reason ? `, ${startup.reason}` : ''}): Qdrant may start` };
+  const msg = startup.message ?? startup.lastTermination?.message;
+  return { held: true, why: `held by the startup check (${startup.reason ?? startup.state}${msg ? `: ${msg.slice(0, 160)}` : ''}); qdrant never started` };
+}
+
+async function waitForPeer(deps: ClusterDeps, selector: Record<string, string>, name: string, oldUid: string, deadline: number): Promise<{ pod?: PodSnapshot; why: string }> {
+  let why = 'not seen yet';
+  let lastSay = deps.clock.now();
+  for (;;) {
+    const p = (await deps.kube.listPods(selector)).find((x) => x.name === name);
+    if (p && p.uid !== oldUid && p.ready && p.ip) return { pod: p, why: 'ready' };
+    why = p ? `${p.phase}${p.waitingReason ? `, ${p.waitingReason}` : ''}${p.uid === oldUid ? ' (the old pod)' : ''}` : 'no pod';
+    if (deps.clock.now() >= deadline) return { why };
+    if (deps.clock.now() - lastSay >= 10_000) {
+      lastSay = deps.clock.now();
+      deps.progress.say(`waiting for ${name} to come back: ${why}`);
+    }
+    await deps.clock.sleep(POLL_MS);
+  }
+}
+
+function parseRecordOrUndefined(text: string | undefined): GuardRecord | undefined {
+  if (!text) return undefined;
+  try {
+    return parseRecord(text);
+  } catch {
+    return undefined;
+  }
+}
