@@ -1,16 +1,67 @@
 import { expect } from 'chai';
-import { ALL_CHECK_IDS, CHECK_IDS, CLUSTER_CHECK_IDS } from '../../../hook/policy/check-ids.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GuardError } from '../../../hook/errors.js';
+import { ALL_CHECK_IDS, CHECK_CATALOGUE, CHECK_IDS, isCheckId, runbookOf, type CheckId } from '../../../hook/policy/check-ids.js';
 import { assessClusterHealth } from '../../../hook/policy/cluster-health.js';
 import { assessConvergence } from '../../../hook/policy/convergence.js';
 import { findingsToChecks, scanLogLines } from '../../../hook/policy/log-loop.js';
 import { assessRollout } from '../../../hook/policy/rollout.js';
+import { check, failureHeadline } from '../../../hook/report.js';
+import { withCheckTable } from '../../../scripts/check-table.js';
 import { edit, healthyCluster, unreachable } from './observations.js';
 
-describe('policy/check-ids: the fixed set CI and dashboards match on', () => {
-  it('is unique, lower-case dotted, and lists the per-volume ids too', () => {
-    expect(new Set(ALL_CHECK_IDS).size).to.equal(ALL_CHECK_IDS.length);
-    for (const id of ALL_CHECK_IDS) expect(id).to.match(/^[a-z]+\.[a-z-]+$/);
-    expect(ALL_CHECK_IDS).to.include.members(['version.policy', 'volume.state', 'cluster.membership', 'peer.identity', 'rollout.complete']);
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+function tsFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? tsFiles(p) : e.name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+describe('policy/check-ids: one catalogue of every id a report can carry', () => {
+  it('holds lower-case dotted ids, each with a runbook section and a description', () => {
+    expect(ALL_CHECK_IDS.length).to.be.greaterThan(30);
+    for (const id of ALL_CHECK_IDS) {
+      expect(id).to.match(/^[a-z]+(-[a-z]+)*\.[a-z]+(-[a-z]+)*$/);
+      expect(runbookOf(id)).to.match(/^docs\/runbooks\.md#[a-z0-9-]+$/);
+      expect(CHECK_CATALOGUE[id].about.length, id).to.be.greaterThan(10);
+    }
+    expect(ALL_CHECK_IDS).to.include.members([
+      'version.policy', 'volume.state', 'volume.archive', 'volume.evidence', 'volume.note', 'volume.peers', 'volume.snapshot',
+      'archive.entry', 'guard.event', 'guard.record', 'restore.archive', 'restore.not-running', 'restore.identity',
+      'restore.space', 'restore.applied', 'cluster.membership', 'peer.identity', 'rollout.complete',
+    ]);
+  });
+
+  it('check() refuses an id outside the catalogue at run time (an internal error, "a bug")', () => {
+    expect(() => check('volume.sate' as CheckId, 'fail', 's', 'o', 'e')).to.throw(GuardError, /not in the catalogue/);
+    let err: unknown;
+    try {
+      check('nope' as CheckId, 'pass', 's', 'o', 'e');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(GuardError);
+    expect((err as GuardError).kind).to.equal('internal');
+    expect(isCheckId('volume.state')).to.equal(true);
+    expect(isCheckId('toString')).to.equal(false);
+  });
+
+  it('every id written in hook/ (check(...) literals, *_CHECK_ID constants, CHECK_IDS) is in the catalogue', () => {
+    const written = new Map<string, string>();
+    for (const file of tsFiles(path.join(repoRoot, 'hook'))) {
+      const text = fs.readFileSync(file, 'utf8');
+      const rel = path.relative(repoRoot, file);
+      for (const m of text.matchAll(/\bcheck\(\s*'([^']+)'/g)) written.set(m[1]!, rel);
+      for (const m of text.matchAll(/_CHECK_ID\s*=\s*'([^']+)'/g)) written.set(m[1]!, rel);
+    }
+    for (const id of Object.values(CHECK_IDS)) written.set(id, 'CHECK_IDS');
+    expect(written.size).to.be.greaterThan(15);
+    const outside = [...written].filter(([id]) => !isCheckId(id)).map(([id, file]) => `${id} (${file})`);
+    expect(outside, 'ids used in hook/ but missing from hook/policy/check-ids.ts').to.deep.equal([]);
   });
 
   it('covers every id the cluster checks emit', () => {
@@ -24,7 +75,26 @@ describe('policy/check-ids: the fixed set CI and dashboards match on', () => {
         { deadlineReached: true },
       ).stuck!,
     ].map((c) => c.id);
-    for (const id of new Set(emitted)) expect(CLUSTER_CHECK_IDS as readonly string[]).to.include(id);
+    expect(emitted.length).to.be.greaterThan(10);
+    for (const id of new Set(emitted)) expect(ALL_CHECK_IDS as readonly string[]).to.include(id);
     expect(emitted).to.include(CHECK_IDS.peerAddressChange);
+  });
+
+  it("the README's check table is the one generated from the catalogue (npx tsx scripts/check-table.ts)", () => {
+    const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    expect(readme, 'README.md check table is stale: run npx tsx scripts/check-table.ts').to.equal(withCheckTable(readme));
+    for (const id of ALL_CHECK_IDS) expect(readme).to.contain(`| \`${id}\` |`);
+  });
+
+  it('a failure headline is one line: which checks failed where, and the runbook of the first', () => {
+    const a = check('volume.state', 'fail', 'pvc/qdrant-storage-qdrant-1 (qdrant-1)', 'raft_state.json is missing while a long story', 'e', 'many steps');
+    const b = check('version.policy', 'fail', 'statefulset/qdrant', '1.11.3 -> 1.13.4', 'e', 'r');
+    const line = failureHeadline([a, b]);
+    expect(line).to.equal(
+      'volume.state on pvc/qdrant-storage-qdrant-1 (qdrant-1), version.policy on statefulset/qdrant; see docs/runbooks.md#lost-or-corrupt-raft-state',
+    );
+    expect(line).not.to.contain('long story');
+    expect(line).not.to.contain('many steps');
+    expect(failureHeadline([a, a, a, a, a])).to.contain('and 2 more');
   });
 });
