@@ -22,6 +22,7 @@ const CASES: { name: string; options: RenderOptions }[] = [
   { name: 'tls-p2p-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/tls-p2p-values.yaml'] } },
   { name: 'tls-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/tls-values.yaml'] } },
   { name: 'official keys away from their defaults', options: { files: ['test/chart/fixtures/official-parity/keys-values.yaml'] } },
+  { name: 'the objects around Qdrant configured', options: { files: ['test/chart/fixtures/official-parity/objects-values.yaml'] } },
   {
     name: 'a read-only API key and a gRPC-checked port',
     options: {
@@ -40,12 +41,18 @@ const CASES: { name: string; options: RenderOptions }[] = [
   },
 ];
 
+// The Qdrant objects, by kind and name suffix (fullnameOverride changes the prefix). Beyond the StatefulSet, Services,
+// Secret and ConfigMap, the Ingress, PodDisruptionBudget, ServiceMonitor and ServiceAccount are compared too.
 const COMPARED: [string, string][] = [
-  ['StatefulSet', 'rel-qdrant'],
-  ['Service', 'rel-qdrant'],
-  ['Service', 'rel-qdrant-headless'],
-  ['Secret', 'rel-qdrant-apikey'],
-  ['ConfigMap', 'rel-qdrant'],
+  ['StatefulSet', ''],
+  ['Service', ''],
+  ['Service', '-headless'],
+  ['Secret', '-apikey'],
+  ['ConfigMap', ''],
+  ['Ingress', ''],
+  ['PodDisruptionBudget', ''],
+  ['ServiceMonitor', ''],
+  ['ServiceAccount', ''],
 ];
 
 type Found = { object: string; path: string; ours: unknown; official: unknown };
@@ -61,16 +68,18 @@ function differences(helm: HelmName, options: RenderOptions): Found[] {
   expect(ours.status, `${helm} renders this chart:\n${ours.stderr}`).to.equal(0);
   expect(official.status, `${helm} renders the official chart:\n${official.stderr}`).to.equal(0);
   const found: Found[] = [];
-  for (const [kind, name] of COMPARED) {
+  const fullname = ours.docs.find((d) => d.kind === 'StatefulSet')!.metadata.name;
+  for (const [kind, suffix] of COMPARED) {
+    const name = `${fullname}${suffix}`;
     const a = get(ours.docs, kind, name);
     const b = get(official.docs, kind, name);
     expect(!!a, `${kind}/${name} rendered by this chart as by the official one`).to.equal(!!b);
     for (const d of diffObjects(a, b)) found.push({ object: `${kind}/${name}`, ...d });
   }
-  const order = (docs: K8sObject[]) => get(docs, 'StatefulSet', 'rel-qdrant')!.spec.template.spec.containers.map((c: { name: string }) => c.name);
+  const order = (docs: K8sObject[]) => get(docs, 'StatefulSet', fullname)!.spec.template.spec.containers.map((c: { name: string }) => c.name);
   const [oursOrder, officialOrder] = [order(ours.docs), order(official.docs)];
   if (JSON.stringify(oursOrder) !== JSON.stringify(officialOrder)) {
-    found.push({ object: 'StatefulSet/rel-qdrant', path: 'spec.template.spec.containers(order)', ours: oursOrder, official: officialOrder });
+    found.push({ object: `StatefulSet/${fullname}`, path: 'spec.template.spec.containers(order)', ours: oursOrder, official: officialOrder });
   }
   return found;
 }
@@ -84,7 +93,7 @@ describe('chart: parity with the official chart 1.19.0', () => {
 
   for (const c of CASES) {
     for (const helm of HELMS) {
-      it(`${c.name}: every difference of the StatefulSet, Services, Secret and ConfigMap is an intended one (${helm})`, () => {
+      it(`${c.name}: every difference of the Qdrant objects is an intended one (${helm})`, () => {
         const unexplained = differences(helm, c.options).filter((d) => {
           const e = explain(d);
           if (e) used.add(e.what);

@@ -39,6 +39,10 @@ export function diffObjects(ours: unknown, official: unknown, path = ''): Differ
     const keys = [...new Set([...Object.keys(ours), ...Object.keys(official)])].sort();
     return keys.flatMap((k) => diffObjects(ours[k], official[k], path ? `${path}.${k}` : k));
   }
+  // A list on one side only is compared item by item with an empty one, so each item names itself.
+  if (Array.isArray(ours) !== Array.isArray(official) && (unset(ours) || unset(official))) {
+    return diffObjects(Array.isArray(ours) ? ours : [], Array.isArray(official) ? official : [], path);
+  }
   if (Array.isArray(ours) && Array.isArray(official)) {
     const field = path.split('.').pop()!;
     const keyPath = KEYED[field];

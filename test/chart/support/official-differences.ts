@@ -65,8 +65,9 @@ export const INTENDED_DIFFERENCES: IntendedDifference[] = [
   },
   {
     what: 'automountServiceAccountToken: false',
-    match: /^StatefulSet\/\S+ spec\.template\.spec\.automountServiceAccountToken$/,
-    why: 'Qdrant never calls the Kubernetes API, so its pods carry no token',
+    match: /^(StatefulSet\/\S+ spec\.template\.spec\.automountServiceAccountToken|ServiceAccount\/\S+ automountServiceAccountToken)$/,
+    why: 'Qdrant never calls the Kubernetes API, so its pods carry no token (`serviceAccount.automountServiceAccountToken` turns it on)',
+    when: oursOnly,
   },
   {
     what: 'workingDir and terminationGracePeriodSeconds',
@@ -97,6 +98,11 @@ export const INTENDED_DIFFERENCES: IntendedDifference[] = [
     match: /^StatefulSet\/\S+ spec\.template\.spec\.containers\[qdrant\]\.image$/,
     why: '`qdrant/qdrant` against `docker.io/qdrant/qdrant`: the same image (Docker Hub is the default registry); a repository you set is used as is',
     when: (ours, official) => `docker.io/${String(ours)}` === official,
+  },
+  {
+    what: 'ServiceMonitor selector',
+    match: /^ServiceMonitor\/\S+ spec\.(selector\.matchLabels\.\S+|namespaceSelector)$/,
+    why: 'selects the headless Service alone, by labels no upgrade changes, in the release namespace (the official selector also matches the client Service, so each pod is scraped twice, and carries the chart version)',
   },
   {
     what: 'container order',
