@@ -191,8 +191,8 @@ securityContext:
 {{- end }}
 
 {{/*
-qdrant.upgradeGuard.commonArgs: the flags every cluster-level command takes (pre-upgrade, post-upgrade, verify),
-how they reach Qdrant included.
+qdrant.upgradeGuard.commonArgs: the flags every cluster-level command takes (pre-upgrade, post-upgrade, verify);
+qdrant.upgradeGuard.qdrantArgs (how they reach Qdrant) comes last in each args list.
 Usage: {{- include "qdrant.upgradeGuard.commonArgs" . | nindent 12 }}
 */}}
 {{- define "qdrant.upgradeGuard.commonArgs" -}}
@@ -204,7 +204,6 @@ Usage: {{- include "qdrant.upgradeGuard.commonArgs" . | nindent 12 }}
 - {{ include "qdrant.fullname" . | quote }}
 - --target-version
 - {{ include "qdrant.upgradeGuard.targetVersion" . | quote }}
-{{- include "qdrant.upgradeGuard.qdrantArgs" . }}
 {{- end }}
 
 {{/*
@@ -378,10 +377,10 @@ Usage: {{ $tls := include "qdrant.upgradeGuard.tls" . | fromJson }}
 {{/*
 qdrant.upgradeGuard.qdrantArgs: how the cluster commands reach Qdrant: scheme, port, CA, and the skip-verify flag
 when upgradeGuard.qdrantTls.insecureSkipVerify is set (every report then says so).
-Usage: {{- include "qdrant.upgradeGuard.qdrantArgs" . | nindent 12 }}
+Usage: {{- include "qdrant.upgradeGuard.qdrantArgs" . | nindent 12 }} (at the end of args)
 */}}
 {{- define "qdrant.upgradeGuard.qdrantArgs" -}}
-{{- $tls := include "qdrant.upgradeGuard.tls" . | fromJson }}
+{{- $tls := include "qdrant.upgradeGuard.tls" . | fromJson -}}
 - --qdrant-scheme
 - {{ ternary "https" "http" $tls.enabled | quote }}
 - --qdrant-port
