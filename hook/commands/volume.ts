@@ -149,6 +149,7 @@ async function runVolumeLocked(opts: VolumeCommandOptions, checkOnly: boolean, l
       storagePath: opts.storage,
       ...(newest ? { newestArchive: { name: newest.name, path: newest.path } } : {}),
       ...(opts.from ? { runningVersion: opts.from } : {}),
+      ...(checkOnly ? { startupCheck: true } : {}),
     }),
   );
 
@@ -195,9 +196,12 @@ async function runVolumeLocked(opts: VolumeCommandOptions, checkOnly: boolean, l
 
   const verdict = verdictOf(checks, 'refuse');
   const failed = checks.find((c) => c.status === 'fail');
+  // A warning that lets Qdrant start (a phantom voter at the startup check) must still be the first thing read.
+  const warned = checks.filter((c) => c.status === 'warn' && c.id === 'volume.phantom-voter');
+  const warning = warned.length > 0 ? `; WARNING ${warned.map((c) => `${c.id}: ${c.observed}. ${c.remedy}`).join('; ')}` : '';
   const summary =
     verdict === 'pass'
-      ? `${summarizeInspection(inspection)}${archive ? `; archived to ${archive.name}` : checkOnly ? ' (check only, nothing written)' : ''}`
+      ? `${summarizeInspection(inspection)}${archive ? `; archived to ${archive.name}` : checkOnly ? ' (check only, nothing written)' : ''}${warning}`
       : `${failed!.id} refused on ${subject}: ${failed!.observed}`;
   return {
     schemaVersion: 1,

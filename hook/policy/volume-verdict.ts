@@ -7,9 +7,11 @@
 import semver from 'semver';
 import { check, type Check } from '../report.js';
 import { NEVER_START_WITHOUT_STATE, RUNBOOKS, noArchive, restoreArchive, runbook } from './remedies.js';
-import type { ArchiveRef, StateProblem, UsageEvidence, VolumeObservation } from './volume.js';
+import type { ArchiveRef, StateProblem, StateSummary, UsageEvidence, VolumeObservation } from './volume.js';
 
 export const VOLUME_STATE_CHECK_ID = 'volume.state';
+export const PHANTOM_VOTER_CHECK_ID = 'volume.phantom-voter';
+export const STUB_STATE_CHECK_ID = 'volume.stub-state';
 
 export interface VolumeVerdictInput {
   volume: VolumeObservation;
@@ -18,6 +20,8 @@ export interface VolumeVerdictInput {
   newestArchive?: ArchiveRef;
   /** The Qdrant version that runs on this volume now (`--from`), when known. */
   runningVersion?: string;
+  /** The check at every Qdrant start (`volume --check-only`): a phantom voter is reported, not held (see phantomCheck). */
+  startupCheck?: boolean;
 }
 
 export function formatBytes(n: number): string {
@@ -66,7 +70,134 @@ function problemRemedy(problem: StateProblem, input: VolumeVerdictInput): string
   }
 }
 
+/** Two or more voters recorded at one address: all but one of them are phantoms. */
+export interface SharedAddress {
+  /** As written in the state (the first spelling seen). */
+  address: string;
+  /** Voter ids at that address, in the state's voter order. */
+  peerIds: string[];
+}
+
+/** `http://host:6335/` and `HTTP://host:6335` are one peer's address; Qdrant stores the URI with a trailing slash. */
+function addressKey(uri: string): string {
+  return uri.trim().toLowerCase().replace(/\/+$/, '');
+}
+
+/**
+ * Voters (and learners) that share one address. Qdrant 1.13 lets a peer that restarted without raft_state.json
+ * replay the old consensus log under a new id, which re-adds the old id as a voter at the same URI; from then on
+ * every peer's state holds both ids and nothing new commits (qdrant/qdrant#6229, observed on the real 1.13.4 ->
+ * 1.13.5 binaries: 3 peers become 4 voters, two sharing one address).
+ */
+export function sharedVoterAddresses(s: StateSummary): SharedAddress[] {
+  const byAddress = new Map<string, SharedAddress>();
+  for (const id of [...s.voters, ...s.learners]) {
+    const uri = s.peers[id];
+    if (uri === undefined) continue;
+    const key = addressKey(uri);
+    const entry = byAddress.get(key) ?? { address: uri, peerIds: [] };
+    if (!entry.peerIds.includes(id)) entry.peerIds.push(id);
+    byAddress.set(key, entry);
+  }
+  return [...byAddress.values()].filter((e) => e.peerIds.length > 1);
+}
+
+/**
+ * The state a Qdrant 1.16 peer writes before it has joined anyone: term 0, no voters or learners, no addresses.
+ * A new peer passes through it for a moment; on a volume that holds collections it means the state was lost and
+ * the peer is trying to join as a stranger, which the leader rejects because its URI belongs to the old id
+ * ("Rejected peer ... URI is already registered by peer ..."), and the peer then panics on every start
+ * (observed on the real 1.16.3 binary with three peers).
+ */
+export function isStubState(s: StateSummary): boolean {
+  return (
+    s.format === 'json' &&
+    s.term === '0' &&
+    s.commit === '0' &&
+    s.voters.length === 0 &&
+    s.learners.length === 0 &&
+    Object.keys(s.peers).length === 0
+  );
+}
+
+/** Collections or aliases: what only a peer that took part in a cluster can have. */
+function holdsData(e: UsageEvidence): boolean {
+  return e.collections.length > 0 || e.aliases;
+}
+
+const DELETE_PEER_DOC = 'https://api.qdrant.tech/api-reference/distributed/remove-peer';
+
+function phantomCheck(input: VolumeVerdictInput, s: StateSummary, shared: SharedAddress[]): Check {
+  const v = input.volume;
+  const described = shared.map((x) => `${x.peerIds.join(' and ')} at ${x.address}`).join('; ');
+  const observed =
+    `${shared.length === 1 ? 'one address belongs to' : 'addresses belong to'} several voters in raft_state.json: ${described} ` +
+    `(${s.voters.length} voter(s) in all, this volume is peer ${s.thisPeerId})`;
+  const mine = shared.find((x) => x.peerIds.includes(s.thisPeerId));
+  const minted = mine ? s.thisPeerId : '<the id that pod minted>';
+  const removal =
+    `remove the id it minted from the consensus with Qdrant's DELETE /cluster/peer/{peer_id} API, sent to any peer once ` +
+    `all are up: curl -X DELETE 'http://<peer>:6333/cluster/peer/${minted}' (add ?force=true only if it still lists shards; ` +
+    `${DELETE_PEER_DOC})`;
+  let remedy: string;
+  if (mine) {
+    const old = mine.peerIds.filter((id) => id !== s.thisPeerId).join(', ');
+    remedy =
+      `This volume's peer started without its raft state and runs as ${s.thisPeerId}; its old identity ${old} is still a voter ` +
+      `at the same address, so the consensus cannot commit (qdrant/qdrant#6229). Stop Qdrant on this volume and restore the ` +
+      `archive taken before the incident, which holds peer ${old}: ` +
+      (input.newestArchive
+        ? `qdrant-upgrade-guard restore --archive ${input.newestArchive.path} --storage ${input.storagePath}`
+        : `list them with \`qdrant-upgrade-guard archives --storage ${input.storagePath}\`, then qdrant-upgrade-guard restore --archive <file> --storage ${input.storagePath}`) +
+      `. Then ${removal}. See ${runbook(RUNBOOKS.lostState)}.`;
+  } else {
+    remedy =
+      `A peer at ${shared.map((x) => x.address).join(', ')} restarted without its raft state and came back under a new id, and ` +
+      `the old one is still a voter, so the consensus cannot commit (qdrant/qdrant#6229). Nothing is wrong with this volume ` +
+      `itself: restore that peer's volume from its archive taken before the incident (its own volume check names the ` +
+      `archive), then ${removal}. See ${runbook(RUNBOOKS.lostState)}.`;
+  }
+  // At Qdrant's start (the init container) this is reported loudly but does not hold the pod: every volume of the
+  // cluster carries the same state, so holding pods would stop the whole data plane, which still answers reads and
+  // writes while the consensus is stuck, and the phantom can only be removed by a consensus commit that needs the
+  // peers running. Before an upgrade it refuses: rolling pods now would restart every peer into the stuck consensus.
+  return check(
+    PHANTOM_VOTER_CHECK_ID,
+    input.startupCheck ? 'warn' : 'fail',
+    v.subject,
+    observed,
+    'one voter per address',
+    remedy,
+  );
+}
+
+function stubCheck(input: VolumeVerdictInput, s: StateSummary): Check {
+  const usage = describeUsage(input.volume.evidence);
+  return check(
+    STUB_STATE_CHECK_ID,
+    'fail',
+    input.volume.subject,
+    `raft_state.json is the empty state of a peer that never joined (peer ${s.thisPeerId}, term 0, no voters, no addresses) ` +
+      `while ${usage}: the state of the peer that used this volume was lost`,
+    'a state naming the voters of the cluster on a volume that holds collections',
+    `Qdrant 1.16 starts here as a stranger whose URI is registered to the lost peer id; the leader rejects the join and the ` +
+      `peer panics on every start ("Can't initialize consensus"), qdrant/qdrant#6229. ${restoreStep(input)} Holding the pod ` +
+      `here changes nothing for the cluster (Qdrant would crash anyway) and says why. See ${runbook(RUNBOOKS.lostState)}.`,
+  );
+}
+
 export function decideVolume(input: VolumeVerdictInput): Check[] {
+  const checks = decideStateFile(input);
+  const s = input.volume.state;
+  if (input.volume.classification === 'initialized' && s && s.format === 'json') {
+    const shared = sharedVoterAddresses(s);
+    if (shared.length > 0) checks.push(phantomCheck(input, s, shared));
+    if (isStubState(s) && holdsData(input.volume.evidence)) checks.push(stubCheck(input, s));
+  }
+  return checks;
+}
+
+function decideStateFile(input: VolumeVerdictInput): Check[] {
   const v = input.volume;
   const subject = v.subject;
   const usage = describeUsage(v.evidence);
