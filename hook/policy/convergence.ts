@@ -11,7 +11,7 @@
  *   record (a fresh install, `helm test` before any guarded upgrade), for an ordinal added after the record,
  *   or for a volume that was fresh then, identity is `skip` with the reason.
  * - Peer metadata (1.16+ only, where telemetry exposes it): every entry names the target version. A
- *   single-peer cluster on 1.13.3 to 1.14.x never refreshes its own entry (§6), so stale self-metadata there
+ *   single-peer cluster on 1.13.3 to 1.14.x never refreshes its own entry (docs/qdrant-facts.md#single-peer-stale-metadata), so stale self-metadata there
  *   passes with a note (staleSelfMetadataIsExpected).
  * - The consensus rules (one leader, one term, equal commits, nothing pending, consensus working, every
  *   replica Active, one peer per replica, no duplicate URIs) are cluster-health.ts's, with no override: after
@@ -71,7 +71,7 @@ export const PEER_METADATA_API_SINCE = '1.16.0';
 
 /**
  * True where a stale own entry in peer_metadata_by_id is Qdrant's known behaviour, not a failure: a
- * single-peer cluster on 1.13.3 to 1.14.x never refreshes its own metadata (fixed in 1.15.0, §6).
+ * single-peer cluster on 1.13.3 to 1.14.x never refreshes its own metadata (fixed in 1.15.0, docs/qdrant-facts.md#single-peer-stale-metadata).
  */
 export function staleSelfMetadataIsExpected(version: string, peerCount: number): boolean {
   if (peerCount !== 1) return false;

@@ -13,10 +13,10 @@
  *   the loop. Lines without timestamps count as if inside the window (no rate can be known).
  * - `Replaced address of peer <id> from <uri> to <uri>` (WARN): a note, not a failure.
  *
- * Three formats are read (§4): tracing text `2025-03-21T10:15:02.123456Z  INFO <target>: <message>`, the same
+ * Three formats are read (docs/qdrant-facts.md#log-lines): tracing text `2025-03-21T10:15:02.123456Z  INFO <target>: <message>`, the same
  * with ANSI colour codes, and JSON lines `{"timestamp", "level", "fields": {"message"}, "target"}`; a line in
  * none of them (a bare message, a `kubectl logs --timestamps` prefix) is still searched as a whole.
- * Peer ids stay decimal strings: they are u64 (§2) and are only ever matched as text.
+ * Peer ids stay decimal strings: they are u64 (docs/qdrant-facts.md#peer-ids-are-u64) and are only ever matched as text.
  */
 import { parse as parseLossless } from 'lossless-json';
 import { check, type Check } from '../report.js';

@@ -12,7 +12,7 @@
  *   is therefore reported as `patch` (the same release, rebuilt) and passes.
  * - none / patch / one minor step pass. A skipped minor or a major change is refused unless
  *   `allowVersionSkip`; then it passes with a warning. A downgrade is refused unless `allowDowngrade`
- *   (Qdrant documents no downgrade path, §5; `allowVersionSkip` alone does not cover it).
+ *   (Qdrant documents no downgrade path, docs/qdrant-facts.md#upgrade-rules; `allowVersionSkip` alone does not cover it).
  */
 import semver from 'semver';
 import { check, type Check } from '../report.js';

@@ -8,7 +8,7 @@
  * step (`fetchJson`) calls the global `fetch` and parses bodies with `JSON.parse(text, reviver)`. The
  * reviver rebuilds unsafe integers as BigInt only when the runtime has `JSON.rawJSON` (JSON.parse
  * source text access); Node 20, our runtime, has not, so there it is a plain JSON.parse and peer ids
- * above 2^53 are silently rounded (11532566549086892528 -> 11532566549086892000, §2). Where the
+ * above 2^53 are silently rounded (11532566549086892528 -> 11532566549086892000, docs/qdrant-facts.md#peer-ids-are-u64). Where the
  * reviver works, the result still mixes number and bigint. QdrantClient takes no custom fetch and no
  * response parser, and its middleware list is fixed inside the constructor, so the parsing cannot
  * be replaced. Responses that carry peer ids, terms or commits (/cluster, /collections/{name}/cluster,
@@ -114,7 +114,7 @@ export class HttpQdrantApi implements QdrantApi {
 
   async ready(ep: PeerEndpoint): Promise<{ ready: boolean; text: string }> {
     const res = await this.send(ep, '/readyz');
-    // 503 is an answer here, not a failure: "some shards are not ready" (§3).
+    // 503 is an answer here, not a failure: "some shards are not ready" (docs/qdrant-facts.md#http-api).
     if (res.status === 200 || res.status === 503) return { ready: res.status === 200, text: res.text.trim() };
     throw this.statusError(ep, 'GET /readyz', res);
   }
@@ -147,7 +147,7 @@ export class HttpQdrantApi implements QdrantApi {
   /**
    * Every call above, never throwing. `reachable` is false when GET / got no HTTP answer (refused,
    * timed out); the later calls are then skipped. Other failures are collected in `error`, and the
-   * parts that did answer are kept. Telemetry is asked for only on 1.16+ (§6).
+   * parts that did answer are kept. Telemetry is asked for only on 1.16+ (docs/qdrant-facts.md#peer-metadata-api).
    */
   async observe(ep: PeerEndpoint): Promise<PeerObservation> {
     const obs: PeerObservation = { endpoint: ep, reachable: false };

@@ -1,7 +1,7 @@
 /**
  * What the hooks observe of one Qdrant peer over HTTP, as plain data (docs/qdrant-facts.md#http-api).
  * Peer ids, terms and commits are exact decimal strings: they are u64 in Qdrant and must never
- * pass through a JS number (§2).
+ * pass through a JS number (docs/qdrant-facts.md#peer-ids-are-u64).
  */
 
 /** Where to reach one peer: the pod IP from the Kubernetes API, no DNS needed. */

@@ -1,7 +1,7 @@
 /**
  * hook/qdrant/http-api.ts against the Qdrant emulator (a test double) over real HTTP, and against
  * small misbehaving servers: what the hooks observe of each peer (docs/qdrant-facts.md#http-api), exact
- * u64 ids (§2), API keys, and errors that name the pod, the URL, the request and the remedy.
+ * u64 ids (docs/qdrant-facts.md#peer-ids-are-u64), API keys, and errors that name the pod, the URL, the request and the remedy.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -107,7 +107,7 @@ describe('HttpQdrantApi against the Qdrant emulator (docs/qdrant-facts.md#http-a
     });
   });
 
-  it('keeps peer ids above 2^53 exact from the wire to the observation (§2, PR #631 ids)', async () => {
+  it('keeps peer ids above 2^53 exact from the wire to the observation (docs/qdrant-facts.md#peer-ids-are-u64, PR #631 ids)', async () => {
     const ids = ['11532566549086892528', '9834046559507417430', '18446744073709551000'];
     expect(String(Number(ids[0]))).to.not.equal(ids[0]); // what JSON.parse would have made of it
     const cluster = await startEmulatorCluster({ peers: 3, version: '1.16.1', timing: FAST, peerIds: ids });
@@ -127,7 +127,7 @@ describe('HttpQdrantApi against the Qdrant emulator (docs/qdrant-facts.md#http-a
     }
   });
 
-  it('reads peer_metadata from telemetry on 1.16+ and gets undefined on 1.13 (§6)', async () => {
+  it('reads peer_metadata from telemetry on 1.16+ and gets undefined on 1.13 (docs/qdrant-facts.md#peer-metadata-api)', async () => {
     const newer = await startEmulatorCluster({ peers: 2, version: '1.16.0', timing: FAST });
     const older = await startPeer({ version: '1.13.4', host: '127.0.0.1', port: 0, p2pPort: 0, timing: FAST });
     try {

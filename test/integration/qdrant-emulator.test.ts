@@ -1,6 +1,6 @@
 /**
  * The Qdrant emulator (a test double) behaves as docs/qdrant-facts.md says Qdrant does: storage
- * files (§1, §2), cluster formation and upgrades (§3, §6), the #6229 replay loop (§4), the fault
+ * files (docs/qdrant-facts.md#storage-directory, docs/qdrant-facts.md#raft-state-file), cluster formation and upgrades (docs/qdrant-facts.md#http-api, docs/qdrant-facts.md#converged), the #6229 replay loop (docs/incident-6229.md), the fault
  * modes, and the process interface the kubelet stand-in uses.
  *
  * In-process peers run on a simulation (sim.ts): a seeded virtual clock and an in-memory p2p
@@ -74,7 +74,7 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
       for (const p of cluster.peers) expect(p.url).to.match(/^http:\/\/127\.2\.\d+\.\d+:6333$/);
     });
 
-    it('records every peer under its headless-service URI and its version in raft_state.json (§2)', () => {
+    it('records every peer under its headless-service URI and its version in raft_state.json (docs/qdrant-facts.md#raft-state-file)', () => {
       const st = parseRaftState(cluster.peer(2).readStateFile()!);
       expect(st.thisPeerId).to.equal(cluster.peer(2).peerId);
       expect([...st.peerAddressById.values()].sort()).to.deep.equal([
@@ -96,7 +96,7 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
       expect(fs.readdirSync(cluster.peer(1).storageDir).filter((f) => f.startsWith('.atomicwrite'))).to.deep.equal([]);
     });
 
-    it('keeps the consensus WAL and the demo collection with a replica on every peer (§1)', () => {
+    it('keeps the consensus WAL and the demo collection with a replica on every peer (docs/qdrant-facts.md#storage-directory)', () => {
       const storage = cluster.peer(1).storageDir;
       expect(fs.statSync(path.join(storage, 'collections_meta_wal', 'open-1')).size).to.be.greaterThan(100);
       const replica = JSON.parse(fs.readFileSync(path.join(storage, 'collections', 'demo', '0', 'replica_state.json'), 'utf8'));
@@ -122,7 +122,7 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
     });
   });
 
-  it('a rolling upgrade 1.13.4 -> 1.13.5 keeps every id and logs "Replaced metadata" once per peer, old -> new (§3)', async () => {
+  it('a rolling upgrade 1.13.4 -> 1.13.5 keeps every id and logs "Replaced metadata" once per peer, old -> new (docs/qdrant-facts.md#http-api)', async () => {
     const cluster = await startEmulatorCluster({ peers: 3, version: '1.13.4', timing: FAST, sim: newSim() });
     try {
       const ids = cluster.peers.map((p) => p.peerId);
@@ -184,7 +184,7 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
     }
   });
 
-  describe('#6229: a used volume that lost raft_state.json (§4)', () => {
+  describe('#6229: a used volume that lost raft_state.json (docs/incident-6229.md)', () => {
     let p: EmulatedPeerHandle;
     const oldId = '1439658109858024'; // the id of the log line
     const sim = newSim();
@@ -310,7 +310,7 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
     }
   });
 
-  it('a single peer on 1.13.4 upgraded to 1.13.5 keeps its stale self metadata; on 1.15.0 it refreshes it (§6)', async () => {
+  it('a single peer on 1.13.4 upgraded to 1.13.5 keeps its stale self metadata; on 1.15.0 it refreshes it (docs/qdrant-facts.md#single-peer-stale-metadata)', async () => {
     const sim = newSim();
     const p = await startPeer({ version: '1.13.4', host: '127.0.0.1', port: 0, p2pPort: 0, timing: FAST, sim });
     try {
@@ -328,7 +328,7 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
     }
   });
 
-  it('cluster mode off: "Distributed mode disabled", a static raft_state.json, /cluster disabled (§1, §4)', async () => {
+  it('cluster mode off: "Distributed mode disabled", a static raft_state.json, /cluster disabled (docs/qdrant-facts.md#storage-directory, docs/incident-6229.md)', async () => {
     const p = await startPeer({ version: '1.13.5', host: '127.0.0.1', port: 0, clusterEnabled: false });
     try {
       const first = p.readStateFile()!;
@@ -349,7 +349,7 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
     }
   });
 
-  it('peers whose raft_state.json holds ids above 2^53 and first_voter u64::MAX keep them exact (§2)', async () => {
+  it('peers whose raft_state.json holds ids above 2^53 and first_voter u64::MAX keep them exact (docs/qdrant-facts.md#peer-ids-are-u64)', async () => {
     const legacy = fixture('constructed/legacy-bigint_created-v1.1_running-v1.13.4_cluster-2peer.json');
     const other = legacy.replace('"this_peer_id":11532566549086892528', '"this_peer_id":9834046559507417430');
     const cluster = await startEmulatorCluster({ peers: 2, version: '1.13.4', timing: FAST, stateFiles: [legacy, other], sim: newSim() });
@@ -382,7 +382,7 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
     }
   });
 
-  it('reads a legacy CBOR raft_state when no JSON exists, logs the legacy path and keeps the old file (§1)', async () => {
+  it('reads a legacy CBOR raft_state when no JSON exists, logs the legacy path and keeps the old file (docs/qdrant-facts.md#storage-directory)', async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'qdrant-legacy-'));
     const storage = path.join(root, 'storage');
     fs.mkdirSync(storage, { recursive: true });

@@ -1,6 +1,6 @@
 /**
  * Pieces of the Qdrant emulator (a test double) checked against the fixtures and docs/qdrant-facts.md:
- * raft_state.json round trips byte for byte (§2), atomic writes, versions, log formats (§4), faults,
+ * raft_state.json round trips byte for byte (docs/qdrant-facts.md#raft-state-file), atomic writes, versions, log formats (docs/qdrant-facts.md#log-lines), faults,
  * config layering, name resolution, the WAL framing, and the simulated clock and network.
  */
 import fs from 'node:fs';
@@ -116,11 +116,11 @@ describe('Qdrant emulator pieces (test double)', () => {
     it('refuses a tag that is not a version', () => {
       expect(() => normaliseVersion('latest')).to.throw(/not a Qdrant version: "latest"/);
     });
-    it("prints versions as Rust's semver Debug does inside the #6229 log line (§4)", () => {
+    it("prints versions as Rust's semver Debug does inside the #6229 log line (docs/incident-6229.md)", () => {
       expect(peerMetadataDebug('1.13.4')).to.equal('PeerMetadata { version: Version { major: 1, minor: 13, patch: 4 } }');
       expect(rustVersionDebug('1.11.6-dev')).to.equal('Version { major: 1, minor: 11, patch: 6, pre: Prerelease("dev") }');
     });
-    it('has the single-peer stale metadata bug on 1.13.3 to 1.14.x only (§6)', () => {
+    it('has the single-peer stale metadata bug on 1.13.3 to 1.14.x only (docs/qdrant-facts.md#single-peer-stale-metadata)', () => {
       const rows: Array<[string, boolean]> = [
         ['1.13.2', false],
         ['1.13.3', true],
@@ -135,7 +135,7 @@ describe('Qdrant emulator pieces (test double)', () => {
     });
   });
 
-  describe('log lines (§4)', () => {
+  describe('log lines (docs/qdrant-facts.md#log-lines)', () => {
     it('writes tracing text lines: timestamp with microseconds, two spaces before INFO, target, message', () => {
       const log = new EmulatorLog();
       log.info('storage::content_manager::consensus::persistent', 'Loading raft state from /qdrant/storage/raft_state.json');

@@ -164,7 +164,7 @@ export async function tick(peer: EmulatedPeer): Promise<number> {
   return next;
 }
 
-/** After a restart: announce a changed address and a new version (§3, §6). */
+/** After a restart: announce a changed address and a new version (docs/qdrant-facts.md#http-api, docs/qdrant-facts.md#converged). */
 export function queueSelfUpdates(peer: EmulatedPeer): void {
   peer.selfUpdatesPending = false;
   const { cfg } = peer;
@@ -531,7 +531,7 @@ export function startConsensus(peer: EmulatedPeer): void {
     peer.joining = true;
     peer.joinTarget ??= cfg.bootstrap;
   } else {
-    // --uri and --bootstrap are ignored once a state exists (§5), except that a changed own
+    // --uri and --bootstrap are ignored once a state exists (docs/qdrant-facts.md#upgrade-rules), except that a changed own
     // address is announced to the cluster, and a new version is recorded in peer metadata.
     peer.selfUpdatesPending = true;
     resetElectionTimer(peer, true);

@@ -4,20 +4,20 @@
  * specs in test/fixtures/qdrant-openapi/ (1.13.5, 1.19.0) for every field it serves.
  *
  * What it does emulate:
- * - storage (§1, §2): `raft_state.json` parsed losslessly and rewritten atomically (`.atomicwriteXXXX/`
+ * - storage (docs/qdrant-facts.md#storage-directory, docs/qdrant-facts.md#raft-state-file): `raft_state.json` parsed losslessly and rewritten atomically (`.atomicwriteXXXX/`
  *   temp dir, fsync, rename, dir fsync) with Qdrant's keys and key order, u64 ids as bare numbers;
  *   `collections_meta_wal/open-1`; `collections/<name>/config.json` and `<shard>/replica_state.json`;
  *   `aliases/data.json`; the legacy `raft_state` (CBOR) is read when it is all there is;
- * - start-up log lines (§4): `Loading raft state from ...`, `Initializing new raft state at ...`,
+ * - start-up log lines (docs/qdrant-facts.md#log-lines): `Loading raft state from ...`, `Initializing new raft state at ...`,
  *   `Distributed mode disabled`, `Replaced metadata of peer ...`, `Replaced address of peer ...` (WARN),
  *   in tracing text format (optional ANSI colour) or JSON lines;
- * - consensus (§3): bootstrap peer leader at term 1, `--bootstrap` joins, log replication with
+ * - consensus (docs/qdrant-facts.md#http-api): bootstrap peer leader at term 1, `--bootstrap` joins, log replication with
  *   majority commit, elections after a leader is lost, UpdatePeerMetadata on a version change
- *   (with the 1.13.3-1.14.x single-peer stale-metadata bug of §6), address changes;
- * - the #6229 failure (§4): a used volume without its state file mints a new id, replays the old
+ *   (with the 1.13.3-1.14.x single-peer stale-metadata bug of docs/qdrant-facts.md#single-peer-stale-metadata), address changes;
+ * - the #6229 failure (docs/incident-6229.md): a used volume without its state file mints a new id, replays the old
  *   WAL, logs "Replaced metadata ... from X to X" every 20-50 ms (capped), shows phantom peers, no
  *   leader, pending operations, and /readyz 503;
- * - REST (§3): `/`, `/healthz`, `/livez`, `/readyz`, `/cluster`, `/collections`, `/collections/{c}`,
+ * - REST (docs/qdrant-facts.md#http-api): `/`, `/healthz`, `/livez`, `/readyz`, `/cluster`, `/collections`, `/collections/{c}`,
  *   `/collections/{c}/cluster`, `/telemetry?details_level=N` (`peer_metadata` at level 3 on 1.16+),
  *   `/metrics`, `PUT /collections/{c}`; API key and read-only key as Qdrant's middleware checks them
  *   (`/`, `/healthz`, `/readyz`, `/livez` need no key);

@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const log = new EmulatorLog({ format, color, stream: process.stdout, ...(logFile ? { file: logFile } : {}), memoryCap: 10_000 });
 
   if (args.reinit) {
-    // §5: --reinit drops the consensus state (the data stays).
+    // docs/qdrant-facts.md#upgrade-rules: --reinit drops the consensus state (the data stays).
     fs.rmSync(path.join(storageDir, 'raft_state.json'), { force: true });
     fs.rmSync(path.join(storageDir, 'collections_meta_wal'), { recursive: true, force: true });
   }

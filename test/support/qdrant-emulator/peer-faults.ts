@@ -119,7 +119,7 @@ export function messageSendFailures(peer: EmulatedPeer): Record<string, { count:
   return out;
 }
 
-/** /readyz in cluster mode: caught up with the cluster commit and local shards active (§3). */
+/** /readyz in cluster mode: caught up with the cluster commit and local shards active (docs/qdrant-facts.md#http-api). */
 export function isReady(peer: EmulatedPeer): boolean {
   const { mode } = peer.fault;
   if (mode === 'not-ready' || mode === 'lagging' || mode === 'shards-dead' || peer.looping) return false;

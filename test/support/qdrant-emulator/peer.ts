@@ -349,7 +349,7 @@ export class EmulatedPeer {
     return faults.messageSendFailures(this);
   }
 
-  /** /readyz in cluster mode: caught up with the cluster commit and local shards active (§3). */
+  /** /readyz in cluster mode: caught up with the cluster commit and local shards active (docs/qdrant-facts.md#http-api). */
   isReady(): boolean {
     return faults.isReady(this);
   }
@@ -387,7 +387,7 @@ export class EmulatedPeer {
     const s = storage.toStateFile(this);
     const text = serializeRaftState(s, this.cfg.version);
     if (!force && text === this.lastPersisted) return;
-    if (!this.cfg.clusterEnabled && this.standaloneWritten) return; // written once, then static (§1)
+    if (!this.cfg.clusterEnabled && this.standaloneWritten) return; // written once, then static (docs/qdrant-facts.md#storage-directory)
     writeRaftState(this.cfg.storageDir, s, this.cfg.version);
     this.lastPersisted = text;
     this.standaloneWritten = !this.cfg.clusterEnabled;

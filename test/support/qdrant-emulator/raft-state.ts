@@ -189,7 +189,7 @@ export function serializeRaftState(s: RaftStateFile, version = '1.13.5'): string
   return object(entries);
 }
 
-/** Writes `content` to `target` atomically, as Qdrant's `atomicwrites` usage does (§2). */
+/** Writes `content` to `target` atomically, as Qdrant's `atomicwrites` usage does (docs/qdrant-facts.md#raft-state-file). */
 export function atomicWriteFile(target: string, content: string | Uint8Array): void {
   const dir = path.dirname(target);
   const tmpDir = fs.mkdtempSync(path.join(dir, '.atomicwrite'));

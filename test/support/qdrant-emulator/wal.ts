@@ -3,7 +3,7 @@
  * crate (pre-allocated segments with CRCs); the emulator keeps one growing segment `open-1` in
  * its own framing: an 8-byte header, then per entry a u64 little-endian length, the entry as JSON,
  * and zero padding to 8 bytes. Enough for the hooks (which only copy and count segments) and for
- * the emulator to replay its own log after a restart or a lost raft_state.json (§4).
+ * the emulator to replay its own log after a restart or a lost raft_state.json (docs/incident-6229.md).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -53,7 +53,7 @@ export class Wal {
     this.file = path.join(storageDir, WAL_DIR, WAL_SEGMENT);
   }
 
-  /** True when the directory exists, whatever it holds (a used volume, §1). */
+  /** True when the directory exists, whatever it holds (a used volume, docs/qdrant-facts.md#storage-directory). */
   static exists(storageDir: string): boolean {
     return fs.existsSync(path.join(storageDir, WAL_DIR));
   }
