@@ -1,0 +1,170 @@
+/**
+ * Every cluster command run against the Kubernetes API double (a test double enforcing RBAC rules, resourceNames
+ * included) with ONLY the Role hook/kube/permissions.ts derives for it, the Qdrant emulator behind it: a call the
+ * declarations forgot fails here with a 403.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import { rulesOf, type GuardCommand } from '../../hook/kube/permissions.js';
+import { runPreUpgrade } from '../../hook/commands/pre-upgrade.js';
+import { runPostUpgrade } from '../../hook/commands/post-upgrade.js';
+import { runVerify } from '../../hook/commands/verify.js';
+import { runRestoreVolume, restoreVolumeCommand } from '../../hook/commands/restore-volume.js';
+import { runRestore } from '../../hook/commands/restore.js';
+import { parseRecord } from '../../hook/policy/record.js';
+import type { Report } from '../../hook/report.js';
+import { postUpgradeOptions, preUpgradeOptions, startScenario, type Scenario } from '../support/guard-scenario.js';
+
+const roleOf = (command: GuardCommand, o: { staged?: boolean; volumeSnapshots?: boolean } = {}) =>
+  rulesOf(command, { statefulset: 'qdrant', release: 'qdrant', replicas: 3, staged: o.staged ?? false, volumeSnapshots: o.volumeSnapshots ?? false });
+const failed = (r: Report) => r.checks.filter((c) => c.status === 'fail');
+const forbidden = (s: Scenario) => s.kube.double.requests.filter((r) => r.status === 403).map((r) => `${r.verb} ${r.path}`);
+
+describe('each command works with exactly its Role (API double + Qdrant emulator)', function () {
+  this.timeout(90_000);
+  let s: Scenario;
+  afterEach(async () => s && (await s.close()));
+
+  it('pre-upgrade, then post-upgrade, then verify, each with only its own Role', async () => {
+    s = await startScenario({ peers: 3 });
+    s.kube.double.rbac = roleOf('pre-upgrade');
+    const pre = await runPreUpgrade(preUpgradeOptions(), s.deps);
+    expect(forbidden(s)).to.deep.equal([]);
+    expect(pre.verdict, JSON.stringify(failed(pre))).to.equal('pass');
+
+    s.applyUpgrade('1.13.5');
+    s.kube.double.rbac = roleOf('post-upgrade');
+    const [post] = await Promise.all([runPostUpgrade(postUpgradeOptions(), s.deps), s.rollOutAll()]);
+    expect(forbidden(s)).to.deep.equal([]);
+    expect(post.verdict, JSON.stringify(failed(post))).to.equal('pass');
+
+    s.kube.double.rbac = roleOf('verify');
+    const verify = await runVerify({ release: 'qdrant', statefulset: 'qdrant' }, s.deps);
+    expect(forbidden(s)).to.deep.equal([]);
+    expect(verify.verdict, JSON.stringify(failed(verify))).to.equal('pass');
+  });
+
+  it('the double does enforce the Role: verify's Role cannot delete a Qdrant pod', async () => {
+    s = await startScenario({ peers: 1 });
+    s.kube.double.rbac = roleOf('verify');
+    const err = await s.deps.kube.deletePod('qdrant-0', 0).catch((e: Error) => e);
+    expect(String((err as Error).message)).to.match(/permission denied: .* cannot delete pods/);
+  });
+});
+
+describe('restore-volume: a lost raft state recovered in the cluster (API double + Qdrant emulator)', function () {
+  this.timeout(90_000);
+  let s: Scenario;
+  afterEach(async () => s && (await s.close()));
+
+  /** What the startup check does to a pod whose volume lost raft_state.json: the init container refuses, Qdrant never starts. */
+  function holdByStartupCheck(pod: string): void {
+    s.kube.double.mutate('pods', pod, (p) => {
+      p['status'].conditions = p['status'].conditions.map((c: Record<string, unknown>) =>
+        c['type'] === 'Ready' || c['type'] === 'ContainersReady' || c['type'] === 'Initialized' ? { ...c, status: 'False' } : c,
+      );
+      p['status'].initContainerStatuses = [
+        {
+          name: 'upgrade-guard-startup-check', image: 'guard:1', ready: false, restartCount: 3,
+          state: { waiting: { reason: 'CrashLoopBackOff', message: 'back-off 40s restarting failed container' } },
+          lastState: { terminated: { exitCode: 1, reason: 'Error', message: '{"verdict":"refuse","classification":"missing-state"}' } },
+        },
+      ];
+      p['status'].containerStatuses = [{ name: 'qdrant', image: 'qdrant/qdrant:v1.13.4', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }];
+    });
+  }
+
+  /** The worker pod: runs the real `restore` on the peer's storage folder, as the kubelet would in the pod. */
+  function restoreWorkers(): string[] {
+    const ran: string[] = [];
+    s.kube.double.onPodCreated = async (pod) => {
+      const args: string[] = pod['spec'].containers[0].args;
+      const pvc: string = pod['spec'].volumes.find((v: { name: string }) => v.name === 'storage').persistentVolumeClaim.claimName;
+      const ordinal = Number(pvc.split('-').pop());
+      const storage = s.qdrant.peers[ordinal]!.storageDir;
+      const archive = args[args.indexOf('--archive') + 1]!.replace('/qdrant/storage', storage);
+      ran.push(`${pod['metadata'].name}: ${args.join(' ')}`);
+      const report = await runRestore({ archive, storage });
+      return { exitCode: report.verdict === 'pass' ? 0 : 1, terminationMessage: report.verdict === 'pass' ? '' : report.summary };
+    };
+    return ran;
+  }
+
+  /** The StatefulSet controller: a deleted Qdrant pod comes back (same IP, new uid) and its peer restarts. */
+  function recreateOnDelete(): void {
+    const real = s.deps.kube.deletePod.bind(s.deps.kube);
+    s.deps.kube = Object.assign(Object.create(s.deps.kube), {
+      deletePod: async (name: string, grace: number) => {
+        const old = s.kube.double.get('pods', name)!;
+        await real(name, grace);
+        const ordinal = Number(name.split('-').pop());
+        await s.qdrant.restartPeer(ordinal);
+        const healthy = s.kube.double.get('pods', 'qdrant-0')!['status'];
+        s.kube.double.put('pods', {
+          ...old,
+          metadata: { ...old['metadata'], uid: `${old['metadata'].uid}-recreated`, resourceVersion: undefined },
+          status: { ...healthy, podIP: old['status'].podIP, podIPs: old['status'].podIPs, initContainerStatuses: [] },
+        });
+      },
+    });
+  }
+
+  it('restores the archive the record names, with only the restore-volume Role, and the peer answers under its recorded id', async () => {
+    s = await startScenario({ peers: 3 });
+    expect((await runPreUpgrade(preUpgradeOptions({ targetVersion: '1.13.4' }), s.deps)).verdict).to.equal('pass');
+    const record = parseRecord(s.kube.double.get('configmaps', 'qdrant-upgrade-guard')!['data']['record.json']);
+    const peer1 = s.qdrant.peers[1]!;
+    const recordedId = record.peers['1']!.peerId!;
+    expect(peer1.peerId).to.equal(recordedId);
+
+    // #6229: qdrant-1's volume loses raft_state.json; the startup check holds its pod.
+    await peer1.stop();
+    fs.rmSync(path.join(peer1.storageDir, 'raft_state.json'));
+    holdByStartupCheck('qdrant-1');
+    const ran = restoreWorkers();
+    recreateOnDelete();
+
+    s.kube.double.rbac = roleOf('restore-volume');
+    const report = await runRestoreVolume(
+      { release: 'qdrant', statefulset: 'qdrant', ordinal: 1, latest: true, archiveLocation: 'storage', workerImage: 'guard:1', timeoutSeconds: 30 },
+      s.deps,
+    );
+    expect(forbidden(s)).to.deep.equal([]);
+    expect(report.verdict, JSON.stringify(report.checks, null, 1)).to.equal('pass');
+    expect(report.checks.map((c) => `${c.id} ${c.status}`)).to.deep.equal([
+      'restore-volume.archive pass', 'restore-volume.held pass', 'restore-volume.worker pass', 'restore-volume.peer pass',
+    ]);
+    expect(ran).to.have.length(1);
+    expect(ran[0]).to.contain(`restore --archive /qdrant/storage/.upgrade-guard/${record.peers['1']!.archive}`);
+    expect(report.checks[3]!.observed).to.contain(recordedId);
+    expect(fs.existsSync(path.join(peer1.storageDir, 'raft_state.json'))).to.equal(true);
+    // The worker pod is gone again.
+    expect(s.kube.double.list('pods').map((p) => p['metadata'].name).filter((n: string) => n.includes('guard-restore'))).to.deep.equal([]);
+  });
+
+  it('refuses, touching nothing, while the Qdrant container runs on the volume', async () => {
+    s = await startScenario({ peers: 1 });
+    expect((await runPreUpgrade(preUpgradeOptions({ targetVersion: '1.13.4' }), s.deps)).verdict).to.equal('pass');
+    const ran = restoreWorkers();
+    const report = await runRestoreVolume(
+      { release: 'qdrant', statefulset: 'qdrant', ordinal: 0, latest: true, archiveLocation: 'storage', workerImage: 'guard:1', timeoutSeconds: 10 },
+      s.deps,
+    );
+    expect(report.verdict).to.equal('refuse');
+    const held = report.checks.find((c) => c.id === 'restore-volume.held')!;
+    expect(held.status).to.equal('fail');
+    expect(held.observed).to.equal('the qdrant container of qdrant-0 is running');
+    expect(held.remedy).to.contain('qdrant-upgrade-guard restore-volume --namespace qdrant-ns --release qdrant --statefulset qdrant --ordinal 0 --latest');
+    expect(ran).to.deep.equal([]);
+  });
+
+  it('prints the exact command with the values filled in', () => {
+    expect(restoreVolumeCommand({ namespace: 'db', release: 'r', statefulset: 'r-qdrant', ordinal: 2 })).to.equal(
+      'qdrant-upgrade-guard restore-volume --namespace db --release r --statefulset r-qdrant --ordinal 2 --latest',
+    );
+    expect(restoreVolumeCommand({ release: 'r', statefulset: 's', ordinal: 0, archive: 'raft-s-0-1.13.4-to-1.13.5-20250101T000000Z.tar.gz' })).to.equal(
+      'qdrant-upgrade-guard restore-volume --release r --statefulset s --ordinal 0 --archive raft-s-0-1.13.4-to-1.13.5-20250101T000000Z.tar.gz',
+    );
+  });
+});
