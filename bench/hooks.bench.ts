@@ -1,6 +1,6 @@
 /**
  * The cluster-aware hooks against the test doubles (Kubernetes API double + Qdrant emulator, real HTTP on
- * loopback), printing figures (issue 4):
+ * loopback), printing figures:
  * - pre-upgrade for 3, 10 and 50 peers: wall time and API requests. Targets: 50 peers <= 2x the 3-peer time;
  *   requests <= 4 + 3 per peer.
  * - post-upgrade: time from convergence to verdict (< 2 s); time from the first #6229 loop line to the

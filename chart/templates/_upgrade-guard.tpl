@@ -81,7 +81,7 @@ Usage: {{ if eq (include "qdrant.upgradeGuard.userPartition" .) "true" }}
 {{- end }}
 
 {{/*
-qdrant.upgradeGuard.stagingConfigured: "true" when the values ask for a staged rollout (issue 6) and it can work:
+qdrant.upgradeGuard.stagingConfigured: "true" when the values ask for a staged rollout and it can work:
 the guard and its post-upgrade Job are on (nothing else would lower the partition), stagedRollout.enabled, the
 strategy is RollingUpdate and the user did not set a partition. Says nothing about whether this render is an upgrade.
 Usage: {{ if eq (include "qdrant.upgradeGuard.stagingConfigured" .) "true" }}

@@ -1,4 +1,4 @@
-// Upgrade-mode rendering (`helm template --is-upgrade`) and the staged rollout of issue 6: on upgrade the
+// Upgrade-mode rendering (`helm template --is-upgrade`) and the staged rollout: on upgrade the
 // StatefulSet gets partition = replicaCount and the post-upgrade Job walks it down with a deadline that grows with
 // the number of peers; the user's own partition, OnDelete, or a disabled post-upgrade step turn staging off.
 import { expect } from 'chai';

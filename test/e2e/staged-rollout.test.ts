@@ -1,4 +1,4 @@
-// End to end, issue 6: the staged rollout on a real control plane with the real Helm 3 and Helm 4. One release per
+// End to end: the staged rollout on a real control plane with the real Helm 3 and Helm 4. One release per
 // Helm major: installed with 1 peer, scaled to 3 during a guarded upgrade (6) under Helm's wait (10), then upgraded
 // with the peer at ordinal 2 coming back in the #6229 loop (9): the hook must stop right after it, with ordinals 0
 // and 1 never restarted. The loop is the Qdrant emulator's `metadata-loop` fault (a test double), set for that one

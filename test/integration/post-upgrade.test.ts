@@ -1,7 +1,7 @@
 /**
  * post-upgrade and verify against the Kubernetes API double and the Qdrant emulator (test doubles, real
  * HTTP). The StatefulSet controller is played by the double's rollOut, which restarts emulated peers.
- * Failure catalogue (issue 4): 6 new peer id, 7 metadata-replacement loop, 8 rollout stuck on /readyz 503,
+ * Failure catalogue: 6 new peer id, 7 metadata-replacement loop, 8 rollout stuck on /readyz 503,
  * 9 versions not converged by the deadline, 11 single-peer 1.13.x stale self-metadata (passes).
  */
 import { expect } from 'chai';

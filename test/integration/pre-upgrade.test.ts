@@ -1,7 +1,7 @@
 /**
  * pre-upgrade against the Kubernetes API double and the Qdrant emulator (both test doubles, real HTTP),
  * with worker pods running the real `volume` command on the emulated peers' storage folders.
- * Failure catalogue (issue 4): 1 state file deleted, 2 corrupt state, 3 skipped minor, 4 downgrade,
+ * Failure catalogue: 1 state file deleted, 2 corrupt state, 3 skipped minor, 4 downgrade,
  * 5 degraded cluster, 10 scale-up with fresh volumes, 12 Qdrant unreachable, 13 RBAC missing a permission.
  */
 import { expect } from 'chai';

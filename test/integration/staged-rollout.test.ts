@@ -1,5 +1,5 @@
 /**
- * The staged rollout (issue 6) against the Kubernetes API double, whose StatefulSet controller reacts to
+ * The staged rollout against the Kubernetes API double, whose StatefulSet controller reacts to
  * partition patches (rollingController), and the Qdrant emulator (test doubles, real HTTP).
  */
 import { expect } from 'chai';
