@@ -169,8 +169,8 @@ export function toGuardError(d: CallDescription, f: ApiFailure): GuardError {
           ` (while trying to ${d.what})`,
         {
           remedy:
-            `Grant ${verb} on ${resource} (apiGroups: ["${group}"]) in the hook Role ` +
-            '(chart: templates/upgrade-guard/hook-role.yaml).',
+            `Grant ${verb} on ${resource} (apiGroups: ["${group}"]) in the Role of this command ` +
+            '(the chart renders one per command, exactly as wide as its calls: docs/rbac.md).',
           cause: f.cause,
         },
       );

@@ -68,7 +68,7 @@ describe('kube adapter: what an SRE reads when the API says no, or does not answ
           'in namespace qdrant-ns (while trying to list pods (app=qdrant))',
       );
       expect(err.remedy).to.equal(
-        'Grant list on pods (apiGroups: [""]) in the hook Role (chart: templates/upgrade-guard/hook-role.yaml).',
+        'Grant list on pods (apiGroups: [""]) in the Role of this command (the chart renders one per command, exactly as wide as its calls: docs/rbac.md).',
       );
       // Permission errors are not retried: they do not fix themselves.
       expect(h.double.requests.filter((r) => r.status === 403)).to.have.length(1);
