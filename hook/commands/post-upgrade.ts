@@ -5,7 +5,7 @@
  * every peer back under its recorded id, on the target version, in one healthy consensus.
  * With --staged it drives the rollout itself, one peer at a time (see staged.ts).
  */
-import { check, verdictOf, type Check, type Report } from '../report.js';
+import { check, failureHeadline, verdictOf, type Check, type Report } from '../report.js';
 import { parseVersion } from '../policy/version.js';
 import { assessRollout } from '../policy/rollout.js';
 import { CHECK_IDS } from '../policy/check-ids.js';
@@ -126,7 +126,7 @@ export async function finish(
   let summary =
     verdict === 'pass'
       ? `${stsSubject} converged on ${ctx.target}: every peer answers under its recorded id, one healthy consensus`
-      : `${stsSubject} did not converge on ${ctx.target}: ${failed.length} check(s) failed; first: ${failed[0]!.id} on ${failed[0]!.subject}: ${failed[0]!.observed}`;
+      : `${stsSubject} did not converge on ${ctx.target}: ${failureHeadline(failed)}`;
   if (verdict !== 'pass' && opts.onFailure === 'report') {
     summary = `WARNING: ${summary} (exit 0 because --on-failure=report; the upgrade is NOT verified)`;
   }

@@ -5,7 +5,8 @@
  * records what it saw so post-upgrade can check identities. Every check runs; the verdict comes at the end.
  */
 import { parse as parseLossless } from 'lossless-json';
-import { check, verdictOf, type Check, type Report } from '../report.js';
+import { check, failureHeadline, verdictOf, type Check, type Report } from '../report.js';
+import { RUNBOOKS, runbook } from '../policy/remedies.js';
 import { GuardError } from '../errors.js';
 import { VERSION_CHECK_ID, decideVersionChange, parseVersion } from '../policy/version.js';
 import { assessClusterHealth } from '../policy/cluster-health.js';
@@ -167,7 +168,7 @@ export async function runPreUpgrade(opts: PreUpgradeOptions, deps: ClusterDeps):
   const summary =
     verdict === 'pass'
       ? `upgrade of ${stsSubject} from ${fromVersions.join(', ') || '?'} to ${target} may proceed: ${summaries.size} volume(s) archived, ${checks.filter((c) => c.status === 'warn').length} warning(s)`
-      : `upgrade of ${stsSubject} to ${target} refused: ${failed.length} check(s) failed; first: ${failed[0]!.id} on ${failed[0]!.subject}: ${failed[0]!.observed}`;
+      : `upgrade of ${stsSubject} to ${target} refused: ${failureHeadline(failed)}`;
   await kube
     .emitEvent({
       involved: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: sts.name, uid: sts.uid },
@@ -289,9 +290,10 @@ function workerCheck(result: WorkerResult, pvc: PvcSnapshot, pod: string): { che
   return {
     check: check(VOLUME_STATE_CHECK_ID, 'fail', subject, `${summary.classification ?? 'unknown'}: ${summary.reason}`,
       'a valid raft_state.json on a used volume',
-      summary.classification === 'missing-state' || summary.classification === 'corrupt-state'
-        ? 'Restore the newest archive of this volume with `qdrant-upgrade-guard restore` while Qdrant is stopped on it (see the reason above), then retry the upgrade.'
-        : 'Fix what the reason says, then retry the upgrade.'),
+      // The worker's own remedy names the archive it found on the volume; a worker without the field gets the runbook.
+      summary.remedy
+        ? `${summary.remedy} Then retry the upgrade.`
+        : `Restore the newest archive of this volume while Qdrant is stopped on it, then retry the upgrade (${runbook(RUNBOOKS.lostState)}).`),
     summary,
   };
 }

@@ -16,6 +16,7 @@ import { podIdentity, type PodIdentity } from '../archive/name.js';
 import { acquireStorageLock, describeHolder, liveLock } from '../archive/lock.js';
 import { ManifestTooLarge, writeArchive, type ArchiveIo, type WrittenArchive } from '../archive/write.js';
 import { RUNBOOKS, runbook } from '../policy/remedies.js';
+import { runbookOf } from '../policy/check-ids.js';
 import { GUARD_DIR } from '../storage/inspect.js';
 import { summarizeInspection } from './inspect.js';
 
@@ -202,7 +203,7 @@ async function runVolumeLocked(opts: VolumeCommandOptions, checkOnly: boolean, l
   const summary =
     verdict === 'pass'
       ? `${summarizeInspection(inspection)}${archive ? `; archived to ${archive.name}` : checkOnly ? ' (check only, nothing written)' : ''}${warning}`
-      : `${failed!.id} refused on ${subject}: ${failed!.observed}`;
+      : `${[...new Set(checks.filter((c) => c.status === 'fail').map((c) => c.id))].join(', ')} refused on ${subject}; see ${runbookOf(failed!.id)}`;
   return {
     schemaVersion: 1,
     command: 'volume',
@@ -236,7 +237,10 @@ export interface TerminationSummary {
   commit: string | null;
   archive: string | null;
   sha256: string | null;
+  /** What was seen (the failed check's observation), or the error. */
   reason: string;
+  /** The steps, when a check failed; absent on a pass (and from workers older than this field). */
+  remedy?: string;
 }
 
 /** The compact summary the pre-upgrade coordinator reads back; the reason is cut to keep it under the limit. */
@@ -252,12 +256,16 @@ export function terminationSummary(report: Report | undefined, error?: { kind: s
     commit: (d.commit as string | null | undefined) ?? null,
     archive: archive?.name ?? null,
     sha256: archive?.sha256 ?? null,
-    reason: error ? `${error.kind}: ${error.message}` : failed ? `${failed.id}: ${failed.observed}. ${failed.remedy}` : (report?.summary ?? ''),
+    reason: error ? `${error.kind}: ${error.message}` : failed ? `${failed.id}: ${failed.observed}` : (report?.summary ?? ''),
+    ...(failed?.remedy ? { remedy: failed.remedy } : {}),
   };
   let text = JSON.stringify(summary);
   while (Buffer.byteLength(text) > TERMINATION_MESSAGE_LIMIT) {
     const over = Buffer.byteLength(text) - TERMINATION_MESSAGE_LIMIT;
-    summary.reason = summary.reason.slice(0, Math.max(0, summary.reason.length - over - 4)) + '...';
+    // Cut the longer of the two texts, so the facts and the steps both survive in part.
+    const key = (summary.remedy?.length ?? 0) > summary.reason.length ? 'remedy' : 'reason';
+    const value = summary[key]!;
+    summary[key] = value.slice(0, Math.max(0, value.length - over - 4)) + '...';
     text = JSON.stringify(summary);
   }
   return text;

@@ -88,7 +88,12 @@ describe('pre-upgrade (API double + Qdrant emulator)', function () {
     const [f] = failed(report).filter((c) => c.id === 'volume.state');
     expect(f!.subject).to.equal('pvc/qdrant-storage-qdrant-1 (qdrant-1)');
     expect(f!.observed).to.match(/missing-state/);
-    expect(f!.observed).to.match(/raft-qdrant-1-1\.13\.4-to-1\.13\.4-/); // the remedy names the newest archive
+    // Said once: the facts in observed, the archive to restore in the remedy, a one-line summary.
+    expect(f!.observed).not.to.contain('restore');
+    expect(f!.remedy).to.match(/raft-qdrant-1-1\.13\.4-to-1\.13\.4-/);
+    expect(f!.remedy).to.contain('docs/runbooks.md#restore-an-archive');
+    expect(report.summary).to.not.contain('\n');
+    expect(report.summary).to.not.contain(f!.observed);
     expect(stsGeneration(s)).to.equal(generation);
     const refused = events(s).find((e) => e.reason === 'UpgradeRefused');
     expect(refused?.type).to.equal('Warning');
