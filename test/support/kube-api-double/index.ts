@@ -13,9 +13,21 @@
  * lookup, then `onPodCreated` decides the outcome), StatefulSet rollouts (`applyUpgrade`,
  * `rollOut`, `onPartitionChange`, `rollingController`), and a snapshot controller.
  *
+ * Server-side apply is emulated for StatefulSets only, and field ownership for one field only,
+ * `spec.updateStrategy.rollingUpdate.partition` (the one the hooks apply): every manager that set it
+ * owns it (an apply of the same value shares it, an update or merge patch that changes it takes it);
+ * an apply that changes a field another manager owns answers 409 Conflict with the apiserver's
+ * FieldManagerConflict body unless `force=true`, which takes the field over; an apply without the field
+ * gives it up, and once nobody owns it the API defaults it to 0. Other fields of an apply body are
+ * merged without ownership. The StatefulSet controller observes a new generation after the PATCH has
+ * answered (`controllerLagMs`, default 0 = the next timer turn), never in the same response. Pod logs
+ * filter `sinceTime` in whole seconds, as the kubelet receives it from the apiserver (RFC 3339 without
+ * fractions). test/e2e/kube-double-contract.test.ts holds each of these against the real apiserver.
+ *
  * What it does not emulate: watches, field selectors other than metadata.name, set-based label
- * selectors, JSON patch and server-side apply (415), strategic-merge semantics for lists (merge
- * patches only), admission and validation beyond names, graceful deletion (deletes are immediate),
+ * selectors, JSON patch and server-side apply of other resources (415), managedFields in responses,
+ * apply creating a missing object (404 here), strategic-merge semantics for lists (merge patches only),
+ * admission and validation beyond names, graceful deletion (deletes are immediate),
  * activeDeadlineSeconds, finalizers, owner-reference garbage collection, TLS, API discovery, and
  * any resource not listed above (404 "page not found", as for an API group that is not served).
  */
@@ -199,6 +211,8 @@ export class KubeApiDouble {
   onPartitionChange?: (change: PartitionChange) => Promise<void> | void;
   /** The snapshot controller's verdict; default: ready at once. */
   onVolumeSnapshotCreated?: (vs: KObj) => { readyToUse: true } | { error: string } | 'pending';
+  /** Delay before the StatefulSet controller observes a new generation (after the PATCH answered). */
+  controllerLagMs = 0;
 
   private readonly faults: Fault[] = [];
   private readonly logs = new Map<string, LogLine[]>();
@@ -429,33 +443,55 @@ export class KubeApiDouble {
   }
 
   /**
-   * Server-side apply, emulated for the one field the hooks apply: rollingUpdate.partition of a StatefulSet.
-   * A manager's apply sets the field and owns it; its later apply without the field removes it (the API then
-   * defaults it to 0), as field ownership does. Other fields of the body are merged. Conflicts are not emulated.
+   * Server-side apply, emulated for the one field the hooks apply: rollingUpdate.partition of a StatefulSet
+   * (see the header for the rules). statefulset key -> managers owning the partition.
    */
-  readonly partitionOwners = new Map<string, string>();
+  readonly partitionOwners = new Map<string, Set<string>>();
 
-  /** The field manager that owns rollingUpdate.partition of a StatefulSet in the double's namespace, if any. */
+  /** The field manager that owns rollingUpdate.partition of a StatefulSet (several: joined by ','), if any. */
   partitionOwner(statefulSet: string): string | undefined {
-    return this.partitionOwners.get(`${this.namespace}/${statefulSet}`);
+    const owners = this.partitionOwners.get(`${this.namespace}/${statefulSet}`);
+    return owners && owners.size > 0 ? [...owners].sort().join(',') : undefined;
+  }
+
+  /** Records `manager` as the only owner of the partition, as a create or update by it does. */
+  setPartitionOwner(statefulSet: string, manager: string): void {
+    this.partitionOwners.set(`${this.namespace}/${statefulSet}`, new Set([manager]));
   }
 
   private patch(key: ResourceKey, namespace: string, name: string, body: string, contentType: string, q: URLSearchParams): KObj {
     const type = contentType.split(';')[0]!.trim();
+    const force = q.get('force');
     if (type === 'application/apply-patch+yaml' && key.resource === 'statefulsets') {
       const manager = q.get('fieldManager');
       if (!manager) throw new ApiError(422, statusBody(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'));
       const intent = parseJson(body) as KObj;
+      const current = this.store.get(key.resource, namespace, name);
+      if (!current) throw notFound(key.resource, key.group, name);
       const partition = intent['spec']?.updateStrategy?.rollingUpdate?.partition;
       const ownerKey = `${namespace}/${name}`;
+      const owners = this.partitionOwners.get(ownerKey) ?? new Set<string>();
+      this.partitionOwners.set(ownerKey, owners);
       let merge: KObj = { spec: intent['spec'] ?? {} };
-      if (partition === undefined && this.partitionOwners.get(ownerKey) === manager) {
-        this.partitionOwners.delete(ownerKey);
-        merge = { spec: { ...(intent['spec'] ?? {}), updateStrategy: { rollingUpdate: { partition: null } } } };
-      } else if (partition !== undefined) {
-        this.partitionOwners.set(ownerKey, manager);
+      if (partition === undefined) {
+        owners.delete(manager);
+        // Nobody owns it any more: the field is removed, and apps/v1 defaulting sets it to 0 again.
+        if (owners.size === 0 && current['spec']?.updateStrategy?.rollingUpdate?.partition !== undefined) {
+          merge = { spec: { ...(intent['spec'] ?? {}), updateStrategy: { rollingUpdate: { partition: 0 } } } };
+        }
+      } else {
+        const currentValue = current['spec']?.updateStrategy?.rollingUpdate?.partition ?? 0;
+        const others = [...owners].filter((m) => m !== manager).sort();
+        if (partition !== currentValue && others.length > 0) {
+          if (force !== 'true') throw partitionConflict(others);
+          owners.clear();
+        }
+        owners.add(manager);
       }
-      return this.patch(key, namespace, name, JSON.stringify(merge), 'application/merge-patch+json', new URLSearchParams());
+      return this.mergeInto(key, namespace, name, merge);
+    }
+    if (force !== null) {
+      throw new ApiError(422, statusBody(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch'));
     }
     if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
       throw new ApiError(
@@ -463,18 +499,40 @@ export class KubeApiDouble {
         statusBody(415, 'UnsupportedMediaType', `the double emulates merge and strategic merge patches only, not ${type}`),
       );
     }
+    const update = parseJson(body) as KObj;
+    const newPartition = update?.['spec']?.updateStrategy?.rollingUpdate?.partition;
+    if (key.resource === 'statefulsets' && newPartition !== undefined) {
+      const current = this.store.get(key.resource, namespace, name);
+      if (current && (current['spec']?.updateStrategy?.rollingUpdate?.partition ?? 0) !== newPartition) {
+        // An update that changes a field takes it from every other manager (updates never conflict).
+        this.partitionOwners.set(`${namespace}/${name}`, new Set([q.get('fieldManager') ?? 'kube-api-double-update']));
+      }
+    }
+    return this.mergeInto(key, namespace, name, update);
+  }
+
+  private mergeInto(key: ResourceKey, namespace: string, name: string, patch: KObj): KObj {
     const current = this.store.get(key.resource, namespace, name);
     if (!current) throw notFound(key.resource, key.group, name);
-    const next = mergePatch(current, parseJson(body)) as KObj;
+    const next = mergePatch(current, patch) as KObj;
     next['metadata'].resourceVersion = current['metadata'].resourceVersion;
     const updated = this.store.replace(key, namespace, name, next);
     if (key.resource === 'statefulsets') {
       const before = current['spec']?.updateStrategy?.rollingUpdate?.partition ?? 0;
       const after = updated['spec']?.updateStrategy?.rollingUpdate?.partition ?? 0;
-      // The StatefulSet controller observes the new generation right away.
-      this.store.mutate(STS, namespace, name, (o) => {
-        o['status'] = { ...(o['status'] ?? {}), observedGeneration: o['metadata'].generation };
-      });
+      if (updated['metadata'].generation !== current['metadata'].generation) {
+        // The StatefulSet controller observes the new generation after this PATCH has answered.
+        const generation = updated['metadata'].generation;
+        this.track(
+          new Promise((r) => setTimeout(r, this.controllerLagMs)).then(() => {
+            if (!this.store.get(key.resource, namespace, name)) return;
+            this.store.mutate(STS, namespace, name, (o) => {
+              const seen = o['status']?.observedGeneration ?? 0;
+              o['status'] = { ...(o['status'] ?? {}), observedGeneration: Math.max(seen, generation) };
+            });
+          }),
+        );
+      }
       if (before !== after && this.onPartitionChange) {
         const hook = this.onPartitionChange;
         this.track(Promise.resolve().then(() => hook({ statefulSet: name, partition: after, previous: before })));
@@ -505,7 +563,13 @@ export class KubeApiDouble {
     if (previous && !lines) throw badRequest(`previous terminated container "${container}" in pod "${name}" not found`);
     lines = lines ?? [];
     const since = q.get('sinceTime');
-    if (since) lines = lines.filter((l) => l.time >= Date.parse(since));
+    if (since) {
+      const ms = Date.parse(since);
+      if (Number.isNaN(ms)) throw badRequest(`parsing time "${since}" as "2006-01-02T15:04:05Z07:00": cannot parse`);
+      // The apiserver passes sinceTime on to the kubelet as RFC 3339 without fractions: whole seconds.
+      const second = Math.floor(ms / 1000) * 1000;
+      lines = lines.filter((l) => l.time >= second);
+    }
     const sinceSeconds = q.get('sinceSeconds');
     if (sinceSeconds) lines = lines.filter((l) => l.time >= Date.now() - Number(sinceSeconds) * 1000);
     const tail = q.get('tailLines');
@@ -929,4 +993,15 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 /** Starts a double; close() it in an after hook. */
 export async function startKubeApiDouble(options: DoubleOptions = {}): Promise<KubeApiDouble> {
   return new KubeApiDouble(options).start();
+}
+
+/** The apiserver's answer to an apply that would change a field other managers own (without force). */
+function partitionConflict(owners: string[]): ApiError {
+  const field = '.spec.updateStrategy.rollingUpdate.partition';
+  const causes = owners.map((m) => ({ type: 'FieldManagerConflict', message: `conflict with "${m}" using apps/v1`, field }));
+  const summary =
+    owners.length === 1
+      ? `Apply failed with 1 conflict: conflict with "${owners[0]}" using apps/v1: ${field}`
+      : `Apply failed with ${owners.length} conflicts: ${owners.map((m) => `conflict with "${m}" using apps/v1: ${field}`).join('\n')}`;
+  return new ApiError(409, statusBody(409, 'Conflict', summary, { causes }));
 }
