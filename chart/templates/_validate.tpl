@@ -248,3 +248,16 @@ qdrant: snapshotRestoration.mountPath
     "{{ $r.mountPath }}" would hide a volume Qdrant needs. Use a path of its own, e.g. /qdrant/snapshot-restoration.
 {{- end }}
 {{- end }}
+
+{{/*
+qdrant.validateValues.valuesOrigin: `helm upgrade --reuse-values` renders the new chart with the previous release's
+chart defaults (Helm's reuseValues replaces the chart's values with the old ones, coalesced), so after a move from
+another chart, the official one included, none of this chart's own defaults are there and every template would
+fail on a missing key. Say so, with the two recipes that work. Rendered first (templates/validate/), before any
+template reads those keys.
+*/}}
+{{- define "qdrant.validateValues.valuesOrigin" -}}
+{{- if not (hasKey .Values "upgradeGuard") }}
+{{- printf "\nVALUES VALIDATION:\nqdrant: values\n    these values hold none of this chart's own defaults (upgradeGuard is missing): they come from the chart this\n    release ran before, which `helm upgrade --reuse-values` keeps when the chart changes (a move from the official\n    chart does that). Upgrade with your values file (-f values.yaml) or with --reset-then-reuse-values instead.\n    See the chart README (helm show readme), section: Moving over from the official chart." | fail }}
+{{- end }}
+{{- end }}

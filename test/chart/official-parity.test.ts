@@ -7,39 +7,7 @@ import { expect } from 'chai';
 import { HELMS, HelmName, K8sObject, render, RenderOptions } from './support/helm.js';
 import { diffObjects } from './support/object-diff.js';
 import { INTENDED_DIFFERENCES } from './support/official-differences.js';
-
-const OFFICIAL = 'test/fixtures/official-chart/qdrant-1.19.0';
-const SNAPSHOT = '/qdrant/snapshot-restoration/test_collection/test_collection-2022-10-24-13-56-50.snapshot:test_collection';
-
-const CASES: { name: string; options: RenderOptions }[] = [
-  { name: 'the official values.yaml', options: { files: [`${OFFICIAL}/values.yaml`] } },
-  { name: 'snapshot-persistence-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/snapshot-persistence-values.yaml'] } },
-  { name: 'snapshot-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/snapshot-values.yaml'] } },
-  {
-    name: 'snapshot-values.yaml with a snapshot to restore',
-    options: { files: ['test/fixtures/official-chart/test-values/snapshot-values.yaml'], values: { snapshotRestoration: { snapshots: [SNAPSHOT] } } },
-  },
-  { name: 'tls-p2p-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/tls-p2p-values.yaml'] } },
-  { name: 'tls-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/tls-values.yaml'] } },
-  { name: 'official keys away from their defaults', options: { files: ['test/chart/fixtures/official-parity/keys-values.yaml'] } },
-  { name: 'the objects around Qdrant configured', options: { files: ['test/chart/fixtures/official-parity/objects-values.yaml'] } },
-  {
-    name: 'a read-only API key and a gRPC-checked port',
-    options: {
-      values: {
-        readOnlyApiKey: 'ro-key',
-        readinessProbe: { enabled: true },
-        service: {
-          ports: [
-            { name: 'http', port: 6333, targetPort: 6333, protocol: 'TCP', checksEnabled: false },
-            { name: 'grpc', port: 6334, targetPort: 6334, protocol: 'TCP', checksEnabled: true },
-            { name: 'p2p', port: 6335, targetPort: 6335, protocol: 'TCP', checksEnabled: false },
-          ],
-        },
-      },
-    },
-  },
-];
+import { OFFICIAL, PARITY_CASES as CASES } from './support/official-chart.js';
 
 // The Qdrant objects, by kind and name suffix (fullnameOverride changes the prefix). Beyond the StatefulSet, Services,
 // Secret and ConfigMap, the Ingress, PodDisruptionBudget, ServiceMonitor and ServiceAccount are compared too.
