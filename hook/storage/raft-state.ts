@@ -11,6 +11,7 @@
 import { parse, stringify } from 'lossless-json';
 import { Decoder } from 'cbor-x';
 import type { StateProblem, StateSummary } from '../policy/volume.js';
+import { deserializeStateJson } from './state-json.js';
 
 export const U64_MAX = 18446744073709551615n;
 
@@ -279,7 +280,10 @@ export function invalidUtf8Offset(bytes: Uint8Array): number {
 
 export type ParseOutcome = { ok: true; state: RaftState } | { ok: false; problem: StateProblem };
 
-/** From the bytes of raft_state.json to a validated state, or the precise reason it is not one. */
+/**
+ * From the bytes of raft_state.json to a validated state, or the precise reason Qdrant would not load it
+ * (state-json.ts reads it as serde_json reads it into Qdrant's Persistent struct).
+ */
 export function parseRaftStateJson(bytes: Uint8Array, file = 'raft_state.json'): ParseOutcome {
   const fail = (code: StateProblem['code'], message: string, errors?: string[]): ParseOutcome => ({
     ok: false,
@@ -289,27 +293,22 @@ export function parseRaftStateJson(bytes: Uint8Array, file = 'raft_state.json'):
     // serde_json rejects a byte order mark, so Qdrant could not load this file either.
     return fail('bom', 'starts with a UTF-8 byte order mark, which Qdrant (serde_json) rejects');
   }
-  const bad = invalidUtf8Offset(bytes);
-  if (bad >= 0) {
-    return fail('invalid-utf8', `is not valid UTF-8 (byte 0x${bytes[bad]!.toString(16).padStart(2, '0')} at offset ${bad})`);
-  }
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  if (text.trim() === '') {
+  // JSON whitespace only: a file of non-breaking spaces is not empty to serde_json, it is invalid JSON.
+  if (bytes.every((c) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d)) {
     return fail('empty', bytes.length === 0 ? 'is empty (0 bytes)' : `holds only whitespace (${bytes.length} bytes)`);
   }
-  let tree: unknown;
-  try {
-    tree = parseLossless(text);
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    return fail('syntax', `is not valid JSON (${bytes.length} bytes): ${message}`);
+  const out = deserializeStateJson(bytes);
+  if (out.ok) return out;
+  if ('syntax' in out) {
+    const e = out.syntax;
+    const at = bytes[e.offset];
+    if (e.message.startsWith('invalid unicode code point') || (at !== undefined && at >= 0x80 && invalidUtf8Offset(bytes.subarray(e.offset, e.offset + 4)) === 0)) {
+      return fail('invalid-utf8', `is not valid UTF-8 where Qdrant reads a string (byte 0x${bytes[e.offset]!.toString(16).padStart(2, '0')} at offset ${e.offset})`);
+    }
+    return fail('syntax', `is not valid JSON as Qdrant (serde_json) reads it (${bytes.length} bytes): ${e.message}`);
   }
-  const result = validateRaftState(tree, 'json');
-  if (!result.ok) {
-    const more = result.errors.length > 1 ? ` (and ${result.errors.length - 1} more)` : '';
-    return fail('schema', `is not a valid raft state: ${result.errors[0]}${more}`, result.errors);
-  }
-  return result;
+  const more = out.errors.length > 1 ? ` (and ${out.errors.length - 1} more)` : '';
+  return fail('schema', `is not a valid raft state: ${out.errors[0]}${more}`, out.errors);
 }
 
 /** cbor-x values to the same lossless tree JSON parsing gives: integers become JsonNumber. */
