@@ -330,6 +330,30 @@ export const restoreVolumeCommand = defineCommand({
   },
 });
 
+export const diagnoseLogsCommand = defineCommand({
+  command: 'diagnose-logs [log]',
+  describe: 'Read a Qdrant log (a file, or - for stdin) and say whether the #6229 lost-state signature is in it (exit 1 if so)',
+  builder: (y) =>
+    y
+      .positional('log', { type: 'string', describe: 'Log file, or - to read standard input (kubectl logs qdrant-0 | ... -)' })
+      .option('log', { type: 'string', describe: 'Log file (the same as the positional argument)' })
+      .option('pod', { type: 'string', describe: 'Pod the log is from, named in the verdict' })
+      // A string: a u64 id must never pass through a JS number.
+      .option('recorded-peer-id', { type: 'string', describe: "The pod's peer id from the record ConfigMap, named in the diagnosis" })
+      .option('storage', { type: 'string', describe: "Qdrant's storage path in the pod, for the restore command (default /qdrant/storage)" }) as unknown as Argv<GlobalArgs>,
+  run: async (a) => {
+    const { runDiagnoseLogs } = await import('./commands/diagnose-logs.js');
+    const log = str(a.log);
+    if (!log) throw usageError('diagnose-logs needs a log: a file, or - for standard input', 'Example: kubectl logs qdrant-0 | qdrant-upgrade-guard diagnose-logs - --pod qdrant-0');
+    return runDiagnoseLogs({
+      log,
+      ...(str(a.pod) ? { pod: a.pod as string } : {}),
+      ...(a.recordedPeerId !== undefined ? { recordedPeerId: String(a.recordedPeerId) } : {}),
+      ...(str(a.storage) ? { storagePath: a.storage as string } : {}),
+    });
+  },
+});
+
 /** Every command, in help order. Add a command by appending its block here. */
 export const COMMANDS: CommandSpec[] = [
   inspectCommand,
@@ -340,6 +364,7 @@ export const COMMANDS: CommandSpec[] = [
   postUpgradeCommand,
   verifyCommand,
   restoreVolumeCommand,
+  diagnoseLogsCommand,
 ];
 
 function renderError(err: GuardError, output: OutputFormat, command: string, ctx: CliContext): void {
