@@ -314,6 +314,7 @@ function parseSummary(text: string | undefined): TerminationSummary | undefined 
       archive: str(raw.archive),
       sha256: str(raw.sha256),
       reason: String(raw.reason ?? ''),
+      ...(typeof raw.remedy === 'string' && raw.remedy !== '' ? { remedy: raw.remedy } : {}),
     };
   } catch {
     return undefined;
