@@ -330,7 +330,9 @@ export function diagnosisRemedy(d: LogDiagnosis, ctx: DiagnoseRemedyContext = {}
     return (
       `${who} lost its raft state${was} (${UPSTREAM.lostRaftState}). Stop Qdrant on its volume and restore the archive taken ` +
       `before the incident: list them with \`qdrant-upgrade-guard archives --storage ${storage}\`, restore with ` +
-      `\`qdrant-upgrade-guard restore --archive <file> --storage ${storage}\`; ${removal}. See ${runbook(RUNBOOKS.lostState)}.`
+      `\`qdrant-upgrade-guard restore --archive <file> --storage ${storage}\`` +
+      (rejected && !joined ? '' : ` (add --allow-peer-change when the volume already holds the state of the id it minted: restore protects it otherwise)`) +
+      `; ${removal}. See ${runbook(RUNBOOKS.lostState)}.`
     );
   }
   return (

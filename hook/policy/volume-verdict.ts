@@ -147,9 +147,10 @@ function phantomCheck(input: VolumeVerdictInput, s: StateSummary, shared: Shared
       `at the same address, so the consensus cannot commit (qdrant/qdrant#6229). Stop Qdrant on this volume and restore the ` +
       `archive taken before the incident, which holds peer ${old}: ` +
       (input.newestArchive
-        ? `qdrant-upgrade-guard restore --archive ${input.newestArchive.path} --storage ${input.storagePath}`
-        : `list them with \`qdrant-upgrade-guard archives --storage ${input.storagePath}\`, then qdrant-upgrade-guard restore --archive <file> --storage ${input.storagePath}`) +
-      `. Then ${removal}. See ${runbook(RUNBOOKS.lostState)}.`;
+        ? `qdrant-upgrade-guard restore --archive ${input.newestArchive.path} --storage ${input.storagePath} --allow-peer-change`
+        : `list them with \`qdrant-upgrade-guard archives --storage ${input.storagePath}\`, then qdrant-upgrade-guard restore --archive <file> --storage ${input.storagePath} --allow-peer-change`) +
+      ` (restore protects the state it finds, which is now the minted peer ${s.thisPeerId}: --allow-peer-change puts ${old} back). ` +
+      `Then ${removal}. See ${runbook(RUNBOOKS.lostState)}.`;
   } else {
     remedy =
       `A peer at ${shared.map((x) => x.address).join(', ')} restarted without its raft state and came back under a new id, and ` +

@@ -97,7 +97,7 @@ describe('volume verdict on the traces of a lost raft state (real 1.13.5 and 1.1
       file: 'v1.13.5_3peer_after-qdrant-1-lost-state_qdrant-1.json',
       archive: true,
       expected: [['volume.state', 'pass'], ['volume.phantom-voter', 'fail']],
-      remedy: [`runs as ${NEW_1}`, `old identity ${OLD_1}`, `restore --archive ${ARCHIVE.path}`, `/cluster/peer/${NEW_1}`],
+      remedy: [`runs as ${NEW_1}`, `old identity ${OLD_1}`, `restore --archive ${ARCHIVE.path} --storage /qdrant/storage --allow-peer-change`, `/cluster/peer/${NEW_1}`],
     },
     {
       name: 'without an archive at hand, says how to list them',
