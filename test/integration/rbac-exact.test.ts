@@ -45,7 +45,7 @@ describe('each command works with exactly its Role (API double + Qdrant emulator
     expect(verify.verdict, JSON.stringify(failed(verify))).to.equal('pass');
   });
 
-  it('the double does enforce the Role: verify's Role cannot delete a Qdrant pod', async () => {
+  it("the double does enforce the Role: verify's Role cannot delete a Qdrant pod", async () => {
     s = await startScenario({ peers: 1 });
     s.kube.double.rbac = roleOf('verify');
     const err = await s.deps.kube.deletePod('qdrant-0', 0).catch((e: Error) => e);
