@@ -18,6 +18,8 @@ present=1
 for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || present=0; done
 if [ "$present" = 1 ] && [ "$(cat "$bin/.stamp" 2>/dev/null)" = "$stamp" ]; then
   echo "control plane $k8s_version already built in ${bin#"$repo"/}"
+  # CLUSTER_NODE=real also needs the node's programs (kubelet, kube-proxy, CoreDNS).
+  [ "${CLUSTER_NODE:-standin}" != real ] || exec "$repo/test/cluster/node/build.sh"
   exit 0
 fi
 
@@ -47,3 +49,4 @@ echo "compiling etcd (go.etcd.io/etcd/server/v3, from the same module graph)"
 go build -trimpath -ldflags="-s -w" -o "$bin/etcd" go.etcd.io/etcd/server/v3
 echo "$stamp" >"$bin/.stamp"
 echo "control plane $k8s_version built in ${bin#"$repo"/} in $(( $(date +%s) - start ))s"
+[ "${CLUSTER_NODE:-standin}" != real ] || exec "$repo/test/cluster/node/build.sh"

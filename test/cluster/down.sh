@@ -7,6 +7,11 @@ source "$(dirname "$0")/lib.sh"
 take_lock
 
 [ -d "$run" ] || { log "no cluster running"; exit 0; }
+# A real node (CLUSTER_NODE=real, whatever this shell says) leaves test/cluster/node's state: stop it first.
+if [ -d "$run/node" ]; then
+  [ "$cluster_node" = real ] || source "$repo/test/cluster/node/lib.sh"
+  source "$repo/test/cluster/node/stop.sh"
+fi
 
 # The stand-in gets 15s: it SIGTERMs its pods, waits their grace period (capped), then SIGKILLs.
 stop_group "$run/kubelet.pid" 15

@@ -21,9 +21,22 @@ kcm_port=$((port_base + 57))         # 26457
 scheduler_port=$((port_base + 59))   # 26459
 kubelet_port_base=$((port_base + 50)) # 26450, 26451, 26452: one per node
 nodes=${CLUSTER_NODES:-node-a,node-b,node-c}
+# CLUSTER_NODE=real: one real node (kubelet, containerd, runc, kube-proxy, CoreDNS; test/cluster/node) in place of
+# the stand-in. Its settings (node/lib.sh) widen the apiserver to the node's veth and turn the endpoint reconciler on.
+cluster_node=${CLUSTER_NODE:-standin}
+apiserver_bind=127.0.0.1
+apiserver_advertise=127.0.0.1
+endpoint_reconciler=none
 
 # Control-plane processes in start order; down.sh stops them in reverse.
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet)   # kubelet = the stand-in
+if [ "$cluster_node" = real ]; then
+  source "$repo/test/cluster/node/lib.sh"
+  components=(etcd kube-apiserver kube-controller-manager kube-scheduler "${node_components[@]}")
+  nodes=$node_name
+elif [ "$cluster_node" != standin ]; then
+  echo "cluster: CLUSTER_NODE must be standin or real, not '$cluster_node'" >&2; exit 2
+fi
 
 log() { echo "[cluster $(date +%H:%M:%S)] $*" >&2; }
 die() { echo "cluster: $*" >&2; exit 1; }

@@ -105,7 +105,7 @@ cert() {
   rm -f "$pki/$name.csr"
 }
 cert apiserver "/CN=kube-apiserver" serverAuth \
-  "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  "IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local${node_host_ip:+,IP:$node_host_ip}"
 cert admin "/O=system:masters/CN=e2e-admin" clientAuth
 cert controller-manager "/CN=system:kube-controller-manager" clientAuth
 cert scheduler "/CN=system:kube-scheduler" clientAuth
@@ -164,7 +164,7 @@ log "starting kube-apiserver on https://127.0.0.1:$apiserver_port"
 # --endpoint-reconciler-type=none: the `kubernetes` Service's Endpoints may not hold a loopback address.
 spawn kube-apiserver "$bin/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$etcd_port" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$apiserver_port" \
+  --bind-address "$apiserver_bind" --advertise-address "$apiserver_advertise" --secure-port "$apiserver_port" \
   --cert-dir "$run/apiserver-certs" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
   --client-ca-file "$pki/ca.crt" \
   --authorization-mode Node,RBAC \
@@ -177,7 +177,7 @@ spawn kube-apiserver "$bin/kube-apiserver" \
   --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
   --requestheader-extra-headers-prefix X-Remote-Extra- \
   --proxy-client-cert-file "$pki/front-proxy-client.crt" --proxy-client-key-file "$pki/front-proxy-client.key" \
-  --endpoint-reconciler-type none --allow-privileged=true --profiling=false --v=1
+  --endpoint-reconciler-type "$endpoint_reconciler" --allow-privileged=true --profiling=false --v=1
 wait_for "kube-apiserver /readyz" apiserver_ready
 
 log "starting kube-controller-manager and kube-scheduler"
@@ -203,12 +203,16 @@ kc apply -f "$(dirname "$0")/manifests/storageclass.yaml" >/dev/null
 kc wait --for condition=Established --timeout 30s -f "$crds" >/dev/null
 kc apply -f "$(dirname "$0")/manifests/volumesnapshotclass.yaml" >/dev/null
 
+if [ "$cluster_node" = real ]; then
+  source "$(dirname "$0")/node/start.sh"
+else
 log "starting the kubelet stand-in ($nodes)"
 spawn kubelet node --import tsx "$repo/test/cluster/kubelet/main.ts" \
   --kubeconfig "$kubeconfig" --nodes "$nodes" --kubelet-port-base "$kubelet_port_base" \
   --serving-cert "$pki/kubelet.crt" --serving-key "$pki/kubelet.key" --client-ca "$pki/ca.crt" \
   --state-dir "$run/standin" --volumes-dir "$volumes" --snapshots-dir "$snapshots" --repo "$repo" \
   --pod-ip-octet "$pod_ip_octet"
+fi
 
 wait_for "kube-controller-manager /healthz" curl -skf --max-time 2 "https://127.0.0.1:$kcm_port/healthz"
 wait_for "kube-scheduler /healthz" curl -skf --max-time 2 "https://127.0.0.1:$scheduler_port/healthz"
@@ -225,5 +229,5 @@ wait_for "the default ServiceAccount" kc get serviceaccount default -n default
 wait_for "the kube-root-ca.crt ConfigMap" kc get configmap kube-root-ca.crt -n default
 for c in "${components[@]}"; do pid_alive "$run/$c.pid" || die "$c exited during start-up; see $run/$c.log"; done
 
-log "cluster Ready in $(( $(date +%s) - start ))s: kubectl --kubeconfig $kubeconfig get nodes"
+log "cluster Ready ($cluster_node node) in $(( $(date +%s) - start ))s: kubectl --kubeconfig $kubeconfig get nodes"
 echo "$kubeconfig"

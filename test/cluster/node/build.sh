@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the real e2e node's Go programs into .cache/cluster/bin: kubelet and kube-proxy from the same
-# k8s.io/kubernetes module graph as the control plane (test/cluster/build/go.mod: same release, same version stamp),
+# k8s.io/kubernetes release as the control plane (test/cluster/node/kube/go.mod copies test/cluster/build/go.mod's
+# pin and replaces; a test checks they agree), same version stamp,
 # and CoreDNS from test/cluster/node/dns (its own module: CoreDNS pins other client-go versions). A no-op when the
 # binaries for both pins are there. Run by test/cluster/build.sh when CLUSTER_NODE=real, or directly.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
-mod="$repo/test/cluster/build"
+mod="$repo/test/cluster/node/kube"
 dns="$repo/test/cluster/node/dns"
 bin=${CLUSTER_BIN_DIR:-"$repo/.cache/cluster/bin"}
 
