@@ -295,7 +295,7 @@ Usage: resourceNames: {{ include "qdrant.upgradeGuard.podNames" . }}
 {{- $replicas := int .Values.replicaCount }}
 {{- $live := lookup "apps/v1" "StatefulSet" .Release.Namespace $fullname }}
 {{- if and $live $live.spec (hasKey $live.spec "replicas") }}
-{{- $replicas = max $replicas (int $live.spec.replicas) }}
+{{- $replicas = int (max $replicas (int $live.spec.replicas)) }}
 {{- end }}
 {{- $names := list }}
 {{- range $i := until $replicas }}
