@@ -22,6 +22,7 @@ import semver from 'semver';
 import { check, type Check } from '../report.js';
 import type { PeerObservation } from '../qdrant/types.js';
 import { CHECK_IDS } from './check-ids.js';
+import { noArchive, removeMintedPeer, restoreArchive } from './remedies.js';
 import {
   answers,
   consensusChecks,
@@ -185,16 +186,20 @@ function identityCheck(
   const now = (o.cluster as EnabledCluster).peerId;
   if (now === rec.peerId) return check(id, 'pass', pod, `peer ${now}, as recorded`, expected);
   const restore = rec.archive
-    ? `restore the archive ${rec.archive} with \`qdrant-upgrade-guard restore --archive ${ctx.archiveDir}/${rec.archive} --storage ${ctx.storagePath}\`${rec.pvc ? ` on ${rec.pvc}` : ''}`
-    : `restore raft_state.json of ${rec.pvc ?? pod} from a backup taken before the upgrade (no archive was recorded)`;
+    ? restoreArchive({
+        archivePath: `${ctx.archiveDir}/${rec.archive}`,
+        storagePath: ctx.storagePath,
+        statefulset: ctx.statefulset,
+        ...(rec.pvc ? { pvc: rec.pvc } : {}),
+      })
+    : noArchive({ pod, ...(rec.pvc ? { pvc: rec.pvc } : {}), oldId: rec.peerId });
   return check(
     id,
     'fail',
     pod,
     `${pod} came back as peer ${now} instead of ${rec.peerId}: its raft state was lost (qdrant/qdrant#6229)`,
     expected,
-    `Scale the StatefulSet to 0 (kubectl scale statefulset ${ctx.statefulset} --replicas=0), ${restore}, then scale back; ` +
-      `afterwards remove the id it minted from the consensus on the leader (DELETE /cluster/peer/${now}).`,
+    `${restore} ${removeMintedPeer(now)}`,
   );
 }
 

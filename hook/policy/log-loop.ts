@@ -21,6 +21,7 @@
 import { parse as parseLossless } from 'lossless-json';
 import { check, type Check } from '../report.js';
 import { CHECK_IDS } from './check-ids.js';
+import { restoreArchive } from './remedies.js';
 
 /** Replayed "Replaced metadata" lines within LOOP_WINDOW_SECONDS that make a loop. */
 export const LOOP_MIN_REPEATS = 20;
@@ -450,18 +451,10 @@ function formatSeconds(s: number): string {
 
 function restoreRemedy(ctx: LogContext): string {
   const storage = ctx.storagePath ?? DEFAULT_STORAGE_PATH;
-  const sts = ctx.statefulset ?? (/^(.+)-\d+$/.exec(ctx.pod)?.[1] ?? ctx.pod);
-  const scale = `Scale the StatefulSet to 0 (kubectl scale statefulset ${sts} --replicas=0)`;
-  if (ctx.archive) {
-    const dir = ctx.archiveDir ?? `${storage.replace(/\/+$/, '')}/.upgrade-guard`;
-    const path = ctx.archive.includes('/') ? ctx.archive : `${dir}/${ctx.archive}`;
-    const name = path.slice(path.lastIndexOf('/') + 1);
-    return `${scale}, restore ${name} with \`qdrant-upgrade-guard restore --archive ${path} --storage ${storage}\`, then scale back.`;
-  }
-  return (
-    `${scale}, restore the newest pre-upgrade archive of ${ctx.pod}'s volume (list them with ` +
-    `\`qdrant-upgrade-guard archives --storage ${storage}\`) with \`qdrant-upgrade-guard restore --archive <file> --storage ${storage}\`, then scale back.`
-  );
+  const statefulset = ctx.statefulset ?? (/^(.+)-\d+$/.exec(ctx.pod)?.[1] ?? ctx.pod);
+  const dir = ctx.archiveDir ?? `${storage.replace(/\/+$/, '')}/.upgrade-guard`;
+  const archivePath = ctx.archive ? (ctx.archive.includes('/') ? ctx.archive : `${dir}/${ctx.archive}`) : undefined;
+  return restoreArchive({ ...(archivePath ? { archivePath } : {}), storagePath: storage, statefulset, pod: ctx.pod });
 }
 
 // ---------------------------------------------------------------------------------------------

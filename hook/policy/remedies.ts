@@ -85,11 +85,11 @@ export function restoreArchive(t: RestoreTarget): string {
 }
 
 /** When no archive of the volume exists: a backup, or the peer rejoins as a new one. */
-export function noArchive(t: { pod?: string; pvc?: string }): string {
+export function noArchive(t: { pod?: string; pvc?: string; oldId?: string }): string {
   const whose = t.pvc ? `pvc/${t.pvc}` : t.pod ? `${t.pod}'s volume` : 'this volume';
   return (
     `No raft-state archive of ${whose} was found. Restore raft_state.json from a backup or VolumeSnapshot taken ` +
-    'before the loss; if there is none, remove the old peer on the leader (DELETE /cluster/peer/<old id>), empty the ' +
+    `before the loss; if there is none, remove the old peer on the leader (DELETE /cluster/peer/${t.oldId ?? '<old id>'}), empty the ` +
     `volume and let the pod join as a new peer (${runbook(RUNBOOKS.noArchive)}).`
   );
 }

@@ -154,7 +154,7 @@ const rows: Row[] = [
         'qdrant-1',
         `qdrant-1 came back as peer 123 instead of ${ID1}: its raft state was lost (qdrant/qdrant#6229)`,
         `peer ${ID1} (recorded before the upgrade)`,
-        `Scale the StatefulSet to 0 (kubectl scale statefulset qdrant --replicas=0), restore the archive ${archive(1)} with \`qdrant-upgrade-guard restore --archive /qdrant/storage/.upgrade-guard/${archive(1)} --storage /qdrant/storage\` on qdrant-storage-qdrant-1, then scale back; afterwards remove the id it minted from the consensus on the leader (DELETE /cluster/peer/123).`,
+        `Scale the StatefulSet to 0 (kubectl scale statefulset qdrant --replicas=0), restore ${archive(1)} on pvc/qdrant-storage-qdrant-1 with \`qdrant-upgrade-guard restore --archive /qdrant/storage/.upgrade-guard/${archive(1)} --storage /qdrant/storage\`, then scale back (docs/runbooks.md#restore-an-archive). Afterwards remove the id it minted from the consensus on the leader (DELETE /cluster/peer/123).`,
       ),
       verPass(2, '1.13.5'),
       idPass(2),
@@ -191,7 +191,7 @@ const rows: Row[] = [
         'qdrant-2',
         `qdrant-2 came back as peer 77 instead of ${ID2}: its raft state was lost (qdrant/qdrant#6229)`,
         `peer ${ID2} (recorded before the upgrade)`,
-        'Scale the StatefulSet to 0 (kubectl scale statefulset vectors --replicas=0), restore raft_state.json of data-qdrant-2 from a backup taken before the upgrade (no archive was recorded), then scale back; afterwards remove the id it minted from the consensus on the leader (DELETE /cluster/peer/77).',
+        `No raft-state archive of pvc/data-qdrant-2 was found. Restore raft_state.json from a backup or VolumeSnapshot taken before the loss; if there is none, remove the old peer on the leader (DELETE /cluster/peer/${ID2}), empty the volume and let the pod join as a new peer (docs/runbooks.md#no-archive-to-restore). Afterwards remove the id it minted from the consensus on the leader (DELETE /cluster/peer/77).`,
       ),
       ...consensus().slice(0, 7),
       c(
@@ -224,7 +224,7 @@ const rows: Row[] = [
         'qdrant-2',
         `qdrant-2 came back as peer 77 instead of ${ID2}: its raft state was lost (qdrant/qdrant#6229)`,
         `peer ${ID2} (recorded before the upgrade)`,
-        `Scale the StatefulSet to 0 (kubectl scale statefulset qdrant --replicas=0), restore the archive ${archive(2)} with \`qdrant-upgrade-guard restore --archive /qdrant/snapshots/.upgrade-guard/${archive(2)} --storage /qdrant/storage\` on qdrant-storage-qdrant-2, then scale back; afterwards remove the id it minted from the consensus on the leader (DELETE /cluster/peer/77).`,
+        `Scale the StatefulSet to 0 (kubectl scale statefulset qdrant --replicas=0), restore ${archive(2)} on pvc/qdrant-storage-qdrant-2 with \`qdrant-upgrade-guard restore --archive /qdrant/snapshots/.upgrade-guard/${archive(2)} --storage /qdrant/storage\`, then scale back (docs/runbooks.md#restore-an-archive). Afterwards remove the id it minted from the consensus on the leader (DELETE /cluster/peer/77).`,
       ),
       ...consensus().slice(0, 7),
       c(

@@ -44,7 +44,7 @@ const times = <T>(n: number, f: (i: number) => T): T[] => Array.from({ length: n
 
 const ARCHIVE = 'raft-qdrant-0-1.13.4-to-1.13.5-20250321T101502Z.tar.gz';
 const CTX: LogContext = { pod: 'qdrant-0', recordedInitialized: true, archive: ARCHIVE };
-const RESTORE = `Scale the StatefulSet to 0 (kubectl scale statefulset qdrant --replicas=0), restore ${ARCHIVE} with \`qdrant-upgrade-guard restore --archive /qdrant/storage/.upgrade-guard/${ARCHIVE} --storage /qdrant/storage\`, then scale back.`;
+const RESTORE = `Scale the StatefulSet to 0 (kubectl scale statefulset qdrant --replicas=0), restore ${ARCHIVE} with \`qdrant-upgrade-guard restore --archive /qdrant/storage/.upgrade-guard/${ARCHIVE} --storage /qdrant/storage\`, then scale back (docs/runbooks.md#restore-an-archive).`;
 const LOOP_QUOTE = `'Replaced metadata of peer ${PEER} from 1.13.4 to 1.13.4'`;
 
 interface Row {
@@ -338,7 +338,7 @@ const rows: Row[] = [
         diagnosis:
           'vectors-2 logged "Initializing new raft state at /qdrant/storage/raft_state.json" on a volume that held a raft state before the upgrade: raft_state.json was lost and a new peer id is being minted (qdrant/qdrant#6229)',
         remedy:
-          "Scale the StatefulSet to 0 (kubectl scale statefulset vectors --replicas=0), restore the newest pre-upgrade archive of vectors-2's volume (list them with `qdrant-upgrade-guard archives --storage /qdrant/storage`) with `qdrant-upgrade-guard restore --archive <file> --storage /qdrant/storage`, then scale back.",
+          "Scale the StatefulSet to 0 (kubectl scale statefulset vectors --replicas=0), restore the newest pre-upgrade archive of vectors-2's volume (list them with `qdrant-upgrade-guard archives --storage /qdrant/storage`) with `qdrant-upgrade-guard restore --archive <file> --storage /qdrant/storage`, then scale back (docs/runbooks.md#restore-an-archive).",
         example: text(0, 'INFO', 'Initializing new raft state at /qdrant/storage/raft_state.json'),
       },
     ],
@@ -359,7 +359,7 @@ const rows: Row[] = [
         diagnosis:
           'qdrant-0 logged "Initializing new raft state at /data/raft_state.json" on a volume that held a raft state before the upgrade: raft_state.json was lost and a new peer id is being minted (qdrant/qdrant#6229)',
         remedy:
-          'Scale the StatefulSet to 0 (kubectl scale statefulset vec --replicas=0), restore raft-vec-0-a.tar.gz with `qdrant-upgrade-guard restore --archive /snap/.upgrade-guard/raft-vec-0-a.tar.gz --storage /data`, then scale back.',
+          'Scale the StatefulSet to 0 (kubectl scale statefulset vec --replicas=0), restore raft-vec-0-a.tar.gz with `qdrant-upgrade-guard restore --archive /snap/.upgrade-guard/raft-vec-0-a.tar.gz --storage /data`, then scale back (docs/runbooks.md#restore-an-archive).',
         example: text(0, 'INFO', 'Initializing new raft state at /data/raft_state.json'),
       },
     ],
