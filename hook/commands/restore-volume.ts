@@ -19,6 +19,7 @@ import { usageError } from '../errors.js';
 import { parseRecord, type GuardRecord } from '../policy/record.js';
 import { pvcName, type PodSnapshot, type WorkerPodSpec } from '../kube/types.js';
 import { STARTUP_CHECK_CONTAINER } from '../policy/rollout.js';
+import { restoreVolumeCommand } from '../policy/remedies.js';
 import { SNAPSHOTS_CLAIM, STORAGE_CLAIM, endpointOf, podsOf, recordName, type ClusterDeps, type ClusterTarget } from './cluster.js';
 
 export interface RestoreVolumeOptions extends ClusterTarget {
@@ -40,17 +41,8 @@ const ARCHIVE_DIRS = { storage: '/qdrant/storage/.upgrade-guard', snapshots: '/q
 const POLL_MS = 1000;
 const ARCHIVE_NAME = /^raft-[A-Za-z0-9.-]+\.tar\.gz$/;
 
-/** The command an operator runs, with the values filled in: every remedy that sends someone to restore prints it. */
-export function restoreVolumeCommand(t: { namespace?: string; release: string; statefulset: string; ordinal: number; archive?: string }): string {
-  return [
-    'qdrant-upgrade-guard restore-volume',
-    ...(t.namespace ? [`--namespace ${t.namespace}`] : []),
-    `--release ${t.release}`,
-    `--statefulset ${t.statefulset}`,
-    `--ordinal ${t.ordinal}`,
-    t.archive ? `--archive ${t.archive}` : '--latest',
-  ].join(' ');
-}
+/** The command an operator runs, with the values filled in (hook/policy/remedies.ts words it once). */
+export { restoreVolumeCommand };
 
 export async function runRestoreVolume(opts: RestoreVolumeOptions, deps: ClusterDeps): Promise<Report> {
   const { kube, qdrant, clock, progress } = deps;

@@ -106,3 +106,18 @@ export const NEVER_START_WITHOUT_STATE =
 function baseName(p: string): string {
   return p.slice(p.lastIndexOf('/') + 1);
 }
+
+/**
+ * The in-cluster restore an operator runs from a laptop with a kubeconfig (docs/operations.md#restore-a-volume-in-the-cluster),
+ * with the values filled in. Remedies given where Qdrant runs in Kubernetes print this instead of a host-folder restore.
+ */
+export function restoreVolumeCommand(t: { namespace?: string; release: string; statefulset: string; ordinal: number; archive?: string }): string {
+  return [
+    'qdrant-upgrade-guard restore-volume',
+    ...(t.namespace ? [`--namespace ${t.namespace}`] : []),
+    `--release ${t.release}`,
+    `--statefulset ${t.statefulset}`,
+    `--ordinal ${t.ordinal}`,
+    t.archive ? `--archive ${baseName(t.archive)}` : '--latest',
+  ].join(' ');
+}
