@@ -16,6 +16,7 @@
 #   helm-unittest       chart/tests/*_test.yaml through the unittest plugin of Helm 3 and of Helm 4
 #   chart README        chart/README.md equals what scripts/chart-readme.sh generates
 #   hadolint            Dockerfile (skipped, with a message, only while there is no Dockerfile)
+#   stands alone        no tracked file but .ci/run names the shelf beside CI's clone or its reference files
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -56,6 +57,19 @@ skip() {
 }
 
 # Steps below are functions so that `step` can time and capture them.
+
+# Only .ci/run knows what lies beside CI's clone (optional inputs such as real Qdrant binaries). Tests, scripts,
+# docs and messages may not point there, nor at the reference notes kept there: a user has neither.
+standalone_refs_step() {
+  local hits
+  hits=$(git grep -n -E '\.\./shared|reference/(qdrant|helm)\.md' -- . ':(exclude).ci/run')
+  if [ -n "$hits" ]; then
+    echo "$hits"
+    echo "these tracked files point outside the repository: use test/fixtures/ and docs/ instead"
+    return 1
+  fi
+  echo "no tracked file points outside the repository"
+}
 need() { # tool... : fail with the fix when a tool is missing
   local t
   for t in "$@"; do
@@ -135,6 +149,7 @@ for h in helm3 helm4; do
   step "helm-unittest chart/tests ($h unittest plugin)" unittest_step "$h"
 done
 step "chart/README.md current (scripts/chart-readme.sh --check)" scripts/chart-readme.sh --check
+step "the repository stands alone: no tracked file but .ci/run names the CI shelf" standalone_refs_step
 if [ -f Dockerfile ]; then
   step "hadolint Dockerfile" hadolint Dockerfile
 else

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Proves the repository stands alone: copies every tracked file into an empty temporary directory (nothing beside
+# it, so no ../shared or any other neighbour), then runs there what a new user runs first: `make demo` and the unit
+# tier. node_modules is linked from this checkout (npm ci again would only be slow), and QDRANT_BIN_DIR is unset, so
+# an optional real-Qdrant input cannot leak in.
+#
+# Prints both results and, when $TEST_RESULTS_FILE is set, appends one line for scripts/test-all.sh's sum:
+#   {"tier":"standalone","passed":N,"failed":M}     the unit tier's counts, plus `make demo` as one test
+# Exits non-zero when anything failed. Usage: scripts/standalone.sh (.ci/run calls it).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+[ -d node_modules ] || { echo "standalone: no node_modules here: run npm ci first" >&2; exit 2; }
+
+outer=$(mktemp -d "${TMPDIR:-/tmp}/qug-standalone-XXXXXX")
+trap 'rm -rf "$outer"' EXIT
+copy=$outer/qdrant-upgrade-guard
+mkdir "$copy"
+
+# Tracked files only, as a clone would have them (a file deleted in the work tree but not yet in git is skipped).
+git ls-files -z | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$copy"
+ln -s "$root/node_modules" "$copy/node_modules"
+
+beside=$(ls -A "$outer")
+if [ "$beside" != "qdrant-upgrade-guard" ]; then
+  echo "standalone: the copy is not alone in $outer: $beside" >&2
+  exit 2
+fi
+echo "standalone: $(git ls-files | wc -l) tracked files copied to $copy (nothing beside it)"
+
+passed=0
+failed=0
+
+echo "standalone: make demo"
+if (cd "$copy" && env -u QDRANT_BIN_DIR -u TEST_RESULTS_FILE make --no-print-directory demo >"$outer/demo.log" 2>&1); then
+  passed=$((passed + 1))
+  echo "PASS  make demo ($(grep -c '^\$ qdrant-upgrade-guard' "$outer/demo.log") commands)"
+else
+  failed=$((failed + 1))
+  echo "FAIL  make demo"
+  tail -n 30 "$outer/demo.log" | sed 's/^/      /'
+fi
+
+echo "standalone: scripts/test-all.sh unit"
+(cd "$copy" && env -u QDRANT_BIN_DIR -u TEST_RESULTS_FILE scripts/test-all.sh unit >"$outer/unit.log" 2>&1)
+summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$outer/unit.log" | tail -n 1)
+if [ -z "$summary" ]; then
+  failed=$((failed + 1))
+  echo "FAIL  unit tier: no summary line"
+  tail -n 30 "$outer/unit.log" | sed 's/^/      /'
+else
+  up=$(grep -oE '^[0-9]+' <<<"$summary")
+  uf=$(grep -oE '[0-9]+ failed' <<<"$summary" | grep -oE '[0-9]+')
+  passed=$((passed + up))
+  failed=$((failed + uf))
+  echo "unit tier in the copy: $summary"
+  [ "$uf" -eq 0 ] || grep -E '^\s+[0-9]+\) ' "$outer/unit.log" | head -n 20 | sed 's/^/      /'
+fi
+
+echo "standalone: $passed passed, $failed failed"
+if [ -n "${TEST_RESULTS_FILE:-}" ]; then
+  echo "{\"tier\":\"standalone\",\"passed\":$passed,\"failed\":$failed}" >>"$TEST_RESULTS_FILE"
+fi
+[ "$failed" -eq 0 ]
