@@ -530,7 +530,10 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
       const p1 = run(['--host', ips[1]!, '--storage', path.join(pods[1]!, 'storage'), '--snapshots', path.join(pods[1]!, 'snapshots'), '--version', 'v1.13.5-unprivileged', '--bootstrap', 'http://qdrant-0.qdrant-headless:6335', '--uri', 'http://qdrant-1.qdrant-headless:6335'], { ...env, HOSTNAME: 'qdrant-1' }, pods[1]!);
       const p0 = run(['--host', ips[0]!, '--storage', path.join(pods[0]!, 'storage'), '--snapshots', path.join(pods[0]!, 'snapshots'), '--version', '1.13.5', '--uri', 'http://qdrant-0.qdrant-headless:6335'], { ...env, HOSTNAME: 'qdrant-0' }, pods[0]!);
       const auth = { 'api-key': 's3cret' };
-      await waitUntil('qdrant-0 to answer', () => (p0.out.some((l) => l.includes('listening on 6333')) ? undefined : p0.out.join('\n')), { timeoutMs: 15_000 });
+      // Real timers here: a child process on a loaded machine may take seconds to listen, so wait for both.
+      for (const [name, p] of [['qdrant-0', p0], ['qdrant-1', p1]] as const) {
+        await waitUntil(`${name} to answer`, () => (p.out.some((l) => l.includes('listening on 6333')) ? undefined : p.out.join('\n')), { timeoutMs: 30_000 });
+      }
       await sleep(500);
       // Without a name for qdrant-0, qdrant-1 cannot join yet.
       expect(Object.keys((await getJson(`http://${ips[0]}:6333/cluster`, auth)).body.result.peers)).to.have.length(1);
@@ -538,7 +541,7 @@ describe('Qdrant emulator (test double for Qdrant, docs/qdrant-facts.md)', funct
       let peers: Record<string, unknown> = {};
       for (let i = 0; i < 150 && Object.keys(peers).length < 2; i++) {
         await sleep(100);
-        peers = (await getJson(`http://${ips[1]}:6333/cluster`, auth)).body.result?.peers ?? {};
+        peers = (await getJson(`http://${ips[1]}:6333/cluster`, auth).catch(() => undefined))?.body.result?.peers ?? {};
       }
       expect(Object.values(peers).map((p) => (p as { uri: string }).uri).sort()).to.deep.equal([
         'http://qdrant-0.qdrant-headless:6335/',
