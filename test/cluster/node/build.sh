@@ -10,9 +10,11 @@ mod="$repo/test/cluster/node/kube"
 dns="$repo/test/cluster/node/dns"
 bin=${CLUSTER_BIN_DIR:-"$repo/.cache/cluster/bin"}
 
-k8s_version=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$mod/go.mod")
+# `require X v` on one line or `X v` inside a require block.
+pinned() { awk -v m="$1" '{ if ($1 == "require") $1 = ""; $0 = $0 } $1 == m && $2 ~ /^v/ {print $2; exit}' "$2"; }
+k8s_version=$(pinned k8s.io/kubernetes "$mod/go.mod")
 [ -n "$k8s_version" ] || { echo "node/build.sh: cannot read the pinned k8s.io/kubernetes version from $mod/go.mod" >&2; exit 2; }
-coredns_version=$(awk '$1 == "github.com/coredns/coredns" && $2 ~ /^v/ {print $2; exit}' "$dns/go.mod")
+coredns_version=$(pinned github.com/coredns/coredns "$dns/go.mod")
 stamp="$k8s_version $coredns_version $(cat "$mod/go.mod" "$mod/go.sum" "$dns/go.mod" "$dns/go.sum" "$dns/main.go" | sha256sum | cut -c1-16)"
 present=1
 for b in kubelet kube-proxy coredns; do [ -x "$bin/$b" ] || present=0; done
