@@ -80,7 +80,8 @@ export class FolderSnapshotter {
       try {
         const pvc = await this.api.getOptional(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${claim}`);
         const pv = pvc?.spec?.volumeName ? await this.api.getOptional(`/api/v1/persistentvolumes/${pvc.spec.volumeName}`) : undefined;
-        const source: string | undefined = pv?.spec?.hostPath?.path;
+        // The stand-in provisions hostPath volumes, the real node (test/cluster/node/provisioner.ts) local ones.
+        const source: string | undefined = pv?.spec?.hostPath?.path ?? pv?.spec?.local?.path;
         if (!source || pvc.status?.phase !== 'Bound') throw new Error(`persistentvolumeclaim ${claim} is not bound to a folder volume`);
         const contentName = `snapcontent-${vs.metadata.uid}`;
         const copy = path.join(this.snapshotsDir, contentName);
