@@ -354,6 +354,16 @@ export const diagnoseLogsCommand = defineCommand({
   },
 });
 
+/** The commands whose refusal can stand between an operator and an urgent change. */
+const GUARDING = new Set(['volume', 'pre-upgrade', 'post-upgrade', 'verify', 'restore-volume']);
+
+/** Printed (stderr) after every refusal or failure of those: the way out when the guard itself is wrong, and its cost. */
+export const EMERGENCY_EXIT =
+  'If the guard itself is in the way: --set upgradeGuard.startupCheck.enabled=false (a pod that lost its raft state then starts ' +
+  'under a new peer id), helm upgrade --no-hooks with --set upgradeGuard.stagedRollout.enabled=false (no archive, refusal or ' +
+  'verification for that upgrade), or --set upgradeGuard.enabled=false (no guard at all); see ' +
+  'docs/runbooks.md#turn-the-guard-off-in-an-emergency for what each loses.';
+
 /** Every command, in help order. Add a command by appending its block here. */
 export const COMMANDS: CommandSpec[] = [
   inspectCommand,
@@ -438,6 +448,7 @@ export async function runCli(argv: string[], ctx: CliContext, commands: CommandS
     return exitCodeOfError(error);
   }
   ctx.stdout(render(report!, args.output));
+  if (report!.verdict !== 'pass' && GUARDING.has(spec.command)) ctx.stderr(`${EMERGENCY_EXIT}\n`);
   return spec.exitCode ? spec.exitCode(args, report!) : exitCodeOf(report!);
 }
 
