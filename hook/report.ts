@@ -99,6 +99,8 @@ export function renderText(report: Report): string {
       lines.push(`         observed: ${c.observed}`);
       lines.push(`         expected: ${c.expected}`);
       if (c.remedy) lines.push(`         remedy:   ${c.remedy}`);
+      // Every failure and warning points at its runbook, even when its remedy text names none.
+      if (!c.remedy.includes('docs/runbooks.md#')) lines.push(`         runbook:  ${runbookOf(c.id)}`);
     } else if (c.observed) {
       lines.push(`         ${c.observed}`);
     }

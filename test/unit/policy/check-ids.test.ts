@@ -8,7 +8,7 @@ import { assessClusterHealth } from '../../../hook/policy/cluster-health.js';
 import { assessConvergence } from '../../../hook/policy/convergence.js';
 import { findingsToChecks, scanLogLines } from '../../../hook/policy/log-loop.js';
 import { assessRollout } from '../../../hook/policy/rollout.js';
-import { check, failureHeadline } from '../../../hook/report.js';
+import { check, failureHeadline, renderText } from '../../../hook/report.js';
 import { withCheckTable } from '../../../scripts/check-table.js';
 import { edit, healthyCluster, unreachable } from './observations.js';
 
@@ -84,6 +84,22 @@ describe('policy/check-ids: one catalogue of every id a report can carry', () =>
     const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
     expect(readme, 'README.md check table is stale: run npx tsx scripts/check-table.ts').to.equal(withCheckTable(readme));
     for (const id of ALL_CHECK_IDS) expect(readme).to.contain(`| \`${id}\` |`);
+  });
+
+  it('the text view names the runbook of every failure and warning whose remedy names none', () => {
+    const text = renderText({
+      schemaVersion: 1,
+      command: 'pre-upgrade',
+      verdict: 'refuse',
+      summary: 'one line',
+      checks: [
+        check('cluster.leader', 'fail', 'statefulset/qdrant', 'two leaders', 'one leader', 'Wait for the election to settle.'),
+        check('volume.state', 'fail', 'pvc/x', 'missing', 'present', 'Restore it (docs/runbooks.md#restore-an-archive).'),
+        check('peer.ready', 'pass', 'statefulset/qdrant', '3 peer(s) ready', 'ready'),
+      ],
+    });
+    expect(text).to.contain('         runbook:  docs/runbooks.md#degraded-cluster\n');
+    expect(text.match(/runbook: /g)).to.have.length(1);
   });
 
   it('a failure headline is one line: which checks failed where, and the runbook of the first', () => {
