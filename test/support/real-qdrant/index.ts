@@ -32,3 +32,15 @@ export function requireQdrantVersions(ctx: Mocha.Context, needed: readonly strin
   console.log(`    real-Qdrant tests skipped: ${what}; ${HOW_TO_ENABLE}`);
   ctx.skip();
 }
+
+/**
+ * For an `after` hook: stops every peer by pid; removes the cluster's folder when every test of the suite passed,
+ * keeps it (and says where) otherwise, so the real logs of a failure can be read.
+ */
+export async function stopCluster(ctx: Mocha.Context, c: { stopAll(remove?: boolean): Promise<void>; root: string } | undefined): Promise<void> {
+  if (!c) return;
+  const suite = ctx.test?.parent;
+  const allPassed = suite ? suite.tests.every((t) => t.state === 'passed') : false;
+  await c.stopAll(allPassed);
+  if (!allPassed) console.log(`    real Qdrant logs and storage kept in ${c.root}`);
+}
