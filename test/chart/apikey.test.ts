@@ -38,18 +38,32 @@ const FORMS = [
     form: 'a read-only key only',
     values: { readOnlyApiKey: LITERAL_RO },
     ref: { name: 'rel-qdrant-apikey', key: 'read-only-api-key' },
+    // Every call the guard makes is a GET the read-only key may make: the CLI prefers this variable.
+    env: 'QDRANT_READ_ONLY_API_KEY',
   },
 ];
 
 describe('chart: API keys', () => {
   for (const helm of HELMS) {
+    it(`with both keys, every hook and the test pod get both, the read-only one first (the CLI prefers it) (${helm})`, () => {
+      const docs = renderOk(helm, { values: { apiKey: true, readOnlyApiKey: true }, upgrade: true });
+      const runners = hooks(docs).filter((d) => d.kind === 'Job' || d.kind === 'Pod');
+      expect(runners).to.have.length(3);
+      for (const doc of runners) {
+        const names = (containers(doc)[0].env as { name: string }[]).map((e) => e.name).filter((n) => n.includes('API_KEY'));
+        expect(names, doc.metadata.name).to.deep.equal(['QDRANT_READ_ONLY_API_KEY', 'QDRANT_API_KEY']);
+        expect(envOf(doc, containers(doc)[0].name, 'QDRANT_READ_ONLY_API_KEY')!.valueFrom!.secretKeyRef!.key).to.equal('read-only-api-key');
+      }
+    });
+
     for (const { form, values, ref } of FORMS) {
-      it(`${form}: every hook and the test pod read QDRANT_API_KEY from ${ref.name}/${ref.key}, never a literal (${helm})`, () => {
+      const envName = (FORMS.find((f) => f.form === form) as { env?: string }).env ?? 'QDRANT_API_KEY';
+      it(`${form}: every hook and the test pod read ${envName} from ${ref.name}/${ref.key}, never a literal (${helm})`, () => {
         const docs = renderOk(helm, { values, upgrade: true });
         const runners = hooks(docs).filter((d) => d.kind === 'Job' || d.kind === 'Pod');
         expect(runners).to.have.length(3);
         for (const doc of runners) {
-          const env = envOf(doc, containers(doc)[0].name, 'QDRANT_API_KEY');
+          const env = envOf(doc, containers(doc)[0].name, envName);
           expect(env, doc.metadata.name).to.not.equal(undefined);
           expect(env, doc.metadata.name).to.not.have.property('value');
           const { optional, ...secretKeyRef } = env!.valueFrom!.secretKeyRef!;
