@@ -13,16 +13,21 @@ export interface InspectCommandOptions {
   maxStateBytes?: number;
 }
 
+const MAX_PEERS_LISTED = 20;
+
 /** Extra lines for a person: the evidence and the peers, as passing checks (rendered as observed text). */
 export function describeInspection(i: StorageInspection): Check[] {
   const out: Check[] = [];
   out.push(check('volume.evidence', 'pass', i.subject, describeUsage(i.evidence), ''));
   if (i.state) {
     const s = i.state;
-    const peers = Object.entries(s.peers).map(([id, uri]) => {
+    // A state may name very many peers (hostile or damaged): list the first ones, count the rest.
+    const ids = Object.keys(s.peers);
+    const peers = ids.slice(0, MAX_PEERS_LISTED).map((id) => {
       const version = s.peerVersions?.[id];
-      return `${id}${id === s.thisPeerId ? ' (this peer)' : ''} ${uri}${version ? ` v${version}` : ''}`;
+      return `${id}${id === s.thisPeerId ? ' (this peer)' : ''} ${s.peers[id]}${version ? ` v${version}` : ''}`;
     });
+    if (ids.length > MAX_PEERS_LISTED) peers.push(`and ${ids.length - MAX_PEERS_LISTED} more`);
     const voters = s.voters.join(', ') || 'none (bootstrap peer that never joined)';
     out.push(
       check('volume.peers', 'pass', i.subject,

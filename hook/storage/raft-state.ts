@@ -1,12 +1,11 @@
 /**
  * Lossless parsing and precise validation of Qdrant's raft state (docs/qdrant-facts.md#raft-state-file).
  *
- * Peer ids are u64 and clusters created before v1.2 have ids above 2^53 (and `first_voter` may be
- * u64::MAX), so no number ever goes through a JS number: lossless-json hands us each number's text,
- * we keep it as a canonical decimal string. Every format generation is accepted (1.4-1.7 without
- * `peer_metadata_by_id`, 1.8+, `cluster_metadata` 1.11+, `first_voter` 1.12.2+, pretty or compact,
- * unknown extra keys, which Qdrant ignores too). The legacy CBOR `raft_state` (<= 1.3) is decoded with
- * cbor-x into the same tree and validated by the same code.
+ * Peer ids are u64 and clusters created before v1.2 have ids above 2^53 (and `first_voter` may be u64::MAX), so
+ * no number ever goes through a JS number. raft_state.json is read by state-json.ts exactly as Qdrant's loader
+ * (serde_json into Persistent) reads it. The legacy CBOR `raft_state` (<= 1.3) is decoded with cbor-x into a
+ * lossless tree (lossless-json's number type) and checked by the Validator below. Every format generation is
+ * accepted (1.4-1.7 without `peer_metadata_by_id`, 1.8+, `cluster_metadata` 1.11+, `first_voter` 1.12.2+).
  */
 import { parse, stringify } from 'lossless-json';
 import { Decoder } from 'cbor-x';

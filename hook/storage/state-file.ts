@@ -57,20 +57,23 @@ export async function readStateFile(path: string, file: string, maxBytes = DEFAU
     const fst = await handle.stat();
     if (!fst.isFile()) return problem('not-a-file', 'is not a regular file');
     if (fst.size > maxBytes) return oversized(fst.size);
-    // Read at most maxBytes + 1: a file that grows past the limit while we read is refused, not buffered.
-    const chunks: Buffer[] = [];
+    // One buffer of the size fstat gave, plus one byte to notice growth: never two copies of a large file.
+    // A file that grows past the limit while we read is refused, not buffered.
+    let buf = Buffer.allocUnsafe(Math.min(fst.size, maxBytes) + 1);
     let total = 0;
     for (;;) {
-      const want = Math.min(64 * 1024, maxBytes + 1 - total);
-      if (want <= 0) return oversized(total);
-      const buf = Buffer.allocUnsafe(want);
-      const { bytesRead } = await handle.read(buf, 0, want, null);
+      if (total === buf.length) {
+        if (total > maxBytes) return oversized(total);
+        const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2 + 64 * 1024));
+        buf.copy(bigger, 0, 0, total);
+        buf = bigger;
+      }
+      const { bytesRead } = await handle.read(buf, total, buf.length - total, null);
       if (bytesRead === 0) break;
-      chunks.push(buf.subarray(0, bytesRead));
       total += bytesRead;
     }
     if (total > maxBytes) return oversized(total);
-    return { kind: 'bytes', bytes: Buffer.concat(chunks, total), mtime: fst.mtime };
+    return { kind: 'bytes', bytes: buf.subarray(0, total), mtime: fst.mtime };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return problem('unreadable', `cannot be read (${code ?? String(err)})`);

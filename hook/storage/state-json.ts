@@ -48,7 +48,6 @@ const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 10; c++) HEX[0x30 + c] = c;
 for (let c = 0; c < 6; c++) HEX[0x41 + c] = HEX[0x61 + c] = 10 + c;
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
 const SIMPLE_ESCAPE: Record<number, string> = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' };
 
 interface NumberToken {
@@ -141,7 +140,7 @@ class Reader {
       const c = b[i]!;
       if (c === 0x22) {
         if (validate) this.utf8(runStart, i);
-        if (keep) parts.push(decoder.decode(b.subarray(runStart, i)));
+        if (keep) parts.push(utf8Text(b, runStart, i));
         this.i = i + 1;
         return keep ? parts.join('') : undefined;
       }
@@ -151,7 +150,7 @@ class Reader {
         continue;
       }
       if (validate) this.utf8(runStart, i);
-      if (keep) parts.push(decoder.decode(b.subarray(runStart, i)));
+      if (keep) parts.push(utf8Text(b, runStart, i));
       i++;
       const e = b[i];
       if (e === undefined) this.syntax('EOF while parsing a string', i);
@@ -465,11 +464,12 @@ class Reader {
   }
 
   /** HashMap<u64, T>: keys are u64 digits written directly inside the quotes; a repeated key keeps the last value. */
-  peerMap<T>(path: string, each: (p: string) => T | undefined): Map<string, T | undefined> | undefined {
+  peerMap<T>(path: string, each: (p: string) => T | undefined): Record<string, T | undefined> | undefined {
     if (this.ws() !== 0x7b) return this.mismatch(path, 'an object');
     this.enter();
     this.i++;
-    const out = new Map<string, T | undefined>();
+    // A plain dictionary built once (no Map then copy): a state may carry many peers.
+    const out: Record<string, T | undefined> = Object.create(null) as Record<string, T | undefined>;
     if (this.ws() === 0x7d) this.i++;
     else {
       do {
@@ -477,10 +477,7 @@ class Reader {
         const id = this.peerKey(path);
         this.colon();
         const v = each(`${path}.${id ?? '?'}`);
-        if (id !== undefined) {
-          out.delete(id); // insertion order of the last occurrence, as a HashMap keeps only that one
-          out.set(id, v);
-        }
+        if (id !== undefined) out[id] = v; // a repeated key keeps the last value, as a HashMap does
       } while (this.more(0x7d, 'an object'));
     }
     this.leave();
@@ -544,8 +541,13 @@ interface Field {
   read(path: string): unknown;
 }
 
+/** The bytes as text (the caller has checked them as UTF-8 where serde would). */
+function utf8Text(b: Uint8Array, from: number, to: number): string {
+  return (b instanceof Buffer ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength)).toString('utf8', from, Math.max(from, to));
+}
+
 function text(b: Uint8Array, from: number, to: number): string {
-  return Buffer.from(b.buffer, b.byteOffset + from, Math.max(0, to - from)).toString('utf8');
+  return utf8Text(b, from, to);
 }
 
 function quoteShort(s: string, cut: boolean): string {
@@ -648,7 +650,8 @@ export function deserializeStateJson(bytes: Uint8Array): StateJsonOutcome {
             const m = r.peerMap(p, (q) => r.str(q));
             if (!m) return undefined;
             // Qdrant parses the addresses after the map is built: only the surviving values count.
-            for (const [id, uri] of m) {
+            for (const id in m) {
+              const uri = m[id];
               const problem = uri === undefined ? undefined : uriProblem(uri);
               if (problem) r.errors.push(`${p}.${id}: expected a URI (http::Uri), found string ${quoteShort(uri!, false)}: ${problem}`);
             }
@@ -700,8 +703,8 @@ export function deserializeStateJson(bytes: Uint8Array): StateJsonOutcome {
   const snap = fields.get('latest_snapshot_meta') as Map<string, string> | undefined;
   const apq = fields.get('apply_progress_queue') as RaftState['applyProgressQueue'] | undefined;
   const fv = fields.get('first_voter') as string | null | undefined;
-  const addresses = fields.get('peer_address_by_id') as Map<string, string>;
-  const metadata = fields.get('peer_metadata_by_id') as Map<string, { version: string }> | undefined;
+  const addresses = fields.get('peer_address_by_id') as Record<string, string>;
+  const metadata = fields.get('peer_metadata_by_id') as Record<string, { version: string }> | undefined;
   const clusterMetadataKeys = fields.get('cluster_metadata') as string[] | undefined;
   return {
     ok: true,
@@ -718,8 +721,8 @@ export function deserializeStateJson(bytes: Uint8Array): StateJsonOutcome {
       latestSnapshotMeta: snap ? { term: snap.get('term')!, index: snap.get('index')! } : { term: '0', index: '0' },
       applyProgressQueue: apq ?? null,
       ...(typeof fv === 'string' ? { firstVoter: fv } : {}),
-      peerAddressById: Object.fromEntries(addresses),
-      ...(metadata ? { peerMetadataById: Object.fromEntries(metadata) as Record<string, { version: string }> } : {}),
+      peerAddressById: addresses,
+      ...(metadata ? { peerMetadataById: metadata } : {}),
       ...(clusterMetadataKeys ? { clusterMetadataKeys } : {}),
       thisPeerId: fields.get('this_peer_id') as string,
       unknownKeys: [...new Set(unknown)],

@@ -4,7 +4,7 @@
  * tags the chart supports and the crates it locks (serde_json 1.0.138-1.0.151, http 0.2, semver 1.0).
  *
  * Replayed against the real binary (test/unit/storage/replay-state-cases.ts: one peer, cluster mode, loopback):
- * Qdrant 1.13.5 agreed on all 55 cases of state-json-cases.ts, among them: duplicate struct fields refused
+ * Qdrant 1.13.5 and 1.16.3 each agreed on all 55 cases of state-json-cases.ts, among them: duplicate struct fields refused
  * ("duplicate field `term`"), invalid URIs and versions refused, a lone surrogate refused in an address and a
  * top-level key but loaded inside an unknown key, invalid UTF-8 loaded inside an unknown key, escaped digits in a
  * peer-map key refused ("expected key to be a number in quotes"), a duplicate map key keeping the last value (an
