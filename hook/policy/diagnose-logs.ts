@@ -331,7 +331,7 @@ export function diagnosisRemedy(d: LogDiagnosis, ctx: DiagnoseRemedyContext = {}
       `${who} lost its raft state${was} (${UPSTREAM.lostRaftState}). Stop Qdrant on its volume and restore the archive taken ` +
       `before the incident: list them with \`qdrant-upgrade-guard archives --storage ${storage}\`, restore with ` +
       `\`qdrant-upgrade-guard restore --archive <file> --storage ${storage}\`` +
-      (rejected && !joined ? '' : ` (add --allow-peer-change when the volume already holds the state of the id it minted: restore protects it otherwise)`) +
+      ` (add --allow-peer-change: the volume now holds the state of the id it minted, which restore protects otherwise)` +
       `; ${removal}. See ${runbook(RUNBOOKS.lostState)}.`
     );
   }

@@ -182,7 +182,8 @@ function stubCheck(input: VolumeVerdictInput, s: StateSummary): Check {
       `while ${usage}: the state of the peer that used this volume was lost`,
     'a state naming the voters of the cluster on a volume that holds collections',
     `Qdrant 1.16 starts here as a stranger whose URI is registered to the lost peer id; the leader rejects the join and the ` +
-      `peer panics on every start ("Can't initialize consensus"), qdrant/qdrant#6229. ${restoreStep(input)} Holding the pod ` +
+      `peer panics on every start ("Can't initialize consensus"), qdrant/qdrant#6229. ${restoreStep(input)} Add ` +
+      `--allow-peer-change to that restore: the stub names the minted id ${s.thisPeerId}, which restore otherwise protects. Holding the pod ` +
       `here changes nothing for the cluster (Qdrant would crash anyway) and says why. See ${runbook(RUNBOOKS.lostState)}.`,
   );
 }
