@@ -161,8 +161,14 @@ export function heldState(pod: PodSnapshot | undefined): { held: boolean; why: s
   if (qdrant?.state === 'running') return { held: false, why: `the qdrant container of ${pod.name} is running` };
   const startup = pod.initContainers.find((c) => c.name === STARTUP_CHECK_CONTAINER);
   if (!startup) return { held: false, why: `${pod.name} has no startup check to hold it, and its qdrant container may start any moment` };
-  const refused = (startup.state === 'terminated' && startup.exitCode !== 0) || (startup.state === 'waiting' && (startup.restartCount > 0 || !!startup.lastTermination));
-  if (!refused) return { held: false, why: `the startup check of ${pod.name} has not refused the volume (${startup.state}${startup.reason ? `, ${startup.reason}` : ''}): Qdrant may start` };
+  // Once the check has refused, a retry (running, or waiting in back-off) refuses again until the state is back:
+  // the qdrant container cannot start before the init container succeeds.
+  const refusedNow = startup.state === 'terminated' && startup.exitCode !== undefined && startup.exitCode !== 0;
+  const refusedBefore = startup.lastTermination?.exitCode !== undefined && startup.lastTermination.exitCode !== 0;
+  const passed = startup.state === 'terminated' && startup.exitCode === 0;
+  if (passed || !(refusedNow || refusedBefore)) {
+    return { held: false, why: `the startup check of ${pod.name} has not refused the volume (${startup.state}${startup.reason ? `, ${startup.reason}` : ''}): Qdrant may start` };
+  }
   const msg = startup.message ?? startup.lastTermination?.message;
   return { held: true, why: `held by the startup check (${startup.reason ?? startup.state}${msg ? `: ${msg.slice(0, 160)}` : ''}); qdrant never started` };
 }

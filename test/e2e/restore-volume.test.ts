@@ -1,0 +1,102 @@
+// End to end, under Helm 3 and Helm 4: a peer that lost raft_state.json recovered ONLY through
+// `qdrant-upgrade-guard restore-volume`, run from outside the cluster with a token bound to the chart's restore-volume
+// Role and nothing else: the startup check holds the pod, the worker pod restores the archive the record names, the
+// pod restarts under its recorded id, and the next guarded upgrade passes. Qdrant is the emulator (a test double).
+import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
+import { atTierEnd, sharedCluster } from './support/guard-cluster.js';
+import { repoRoot, run, testNamespace, waitFor } from './support/cluster.js';
+import { dumpOnFailure, Walk } from './support/guard-diagnostics.js';
+import { baseValues, GuardRelease, HELM_MAJORS, HELM_TIMEOUT_SECONDS, mergeValues, type HelmRun, type Values } from './support/guard-release.js';
+import { tokenKubectl, type TokenKubectl } from './support/guard-rbac.js';
+
+const tag = (v: string): Values => ({ image: { tag: `v${v}` } });
+const STEP_MS = (HELM_TIMEOUT_SECONDS + 90) * 1000;
+const RESTORER = 'restorer';
+
+function expectHelmOk(r: HelmRun): void {
+  expect(r.code, `${r.what} exited ${r.code}:\n${r.output.slice(-3000)}`).to.equal(0);
+}
+
+for (const helm of HELM_MAJORS) {
+  describe(`restore-volume end to end under ${helm}: the lost-state scenario recovered in the cluster`, function () {
+    const walk = new Walk();
+    let rel: GuardRelease;
+    let ids: Map<number, string>;
+    let kc: TokenKubectl | undefined;
+    const values = (v: string): Values =>
+      mergeValues(baseValues(), tag(v), { upgradeGuard: { restoreVolume: { subjects: [{ kind: 'ServiceAccount', name: RESTORER, namespace: rel.namespace }] } } });
+
+    before(async function () {
+      this.timeout(60_000);
+      const cluster = sharedCluster();
+      rel = new GuardRelease(cluster, helm, `rv-${helm === 'helm3' ? 'h3' : 'h4'}`, testNamespace(`restore-${helm}`));
+      await cluster.kubectlOk(['create', 'namespace', rel.namespace]);
+      await cluster.kubectlOk(['create', 'serviceaccount', RESTORER, '-n', rel.namespace]);
+      atTierEnd(async () => {
+        kc?.dispose();
+        if (!cluster.startedHere || process.env.E2E_KEEP_CLUSTER) await cluster.kubectl(['delete', 'namespace', rel.namespace, '--wait=false']);
+      });
+    });
+    dumpOnFailure(() => rel);
+
+    walk.step('installs 3 peers on 1.13.4 and upgrades to 1.13.5 under the guard (archives and record)', STEP_MS * 2, async () => {
+      expectHelmOk(await rel.install(values('1.13.4')));
+      await rel.waitPodsReady(3, ':v1.13.4');
+      ids = await rel.peerIds();
+      expectHelmOk(await rel.upgrade(values('1.13.5'), { wait: true }));
+      const record = await rel.record();
+      expect(record.peers['1'].peerId).to.equal(ids.get(1));
+      expect(record.peers['1'].archive).to.match(/^raft-.*-1-1\.13\.4-to-1\.13\.5-\d{8}T\d{6}Z\.tar\.gz$/);
+    });
+
+    walk.step('raft_state.json lost on ordinal 1: the startup check holds the restarted pod, Qdrant never starts on it', 120_000, async () => {
+      const pv1 = await rel.pvFolder(1);
+      fs.rmSync(path.join(pv1, 'raft_state.json'));
+      const pod1 = `${rel.statefulset}-1`;
+      const old = (await rel.pods()).find((p) => p.ordinal === 1)!;
+      await rel.cluster.kubectlOk(['delete', 'pod', '-n', rel.namespace, pod1, '--wait=true'], { timeoutMs: 60_000 });
+      const held = await waitFor(
+        `the startup check of the new ${pod1} to refuse`,
+        async () => {
+          const p = (await rel.pods()).find((x) => x.ordinal === 1 && x.uid !== old.uid);
+          return p?.startupCheck && p.startupCheck.exitCode !== 0 ? p : undefined;
+        },
+        30_000,
+      );
+      expect(held.ready).to.equal(false);
+    });
+
+    walk.step(
+      'restore-volume --latest, run from outside with only the restore-volume Role: the worker restores, the pod restarts under its recorded id',
+      180_000,
+      async () => {
+        kc = await tokenKubectl(rel.cluster, rel.namespace, RESTORER);
+        // The token can do nothing the Role does not grant.
+        const secrets = await kc.run(['get', 'secrets', '-n', rel.namespace]);
+        expect(secrets.code).to.not.equal(0);
+        const args = ['restore-volume', '--kubeconfig', kc.kubeconfig, '--namespace', rel.namespace, '--release', rel.release,
+          '--statefulset', rel.statefulset, '--ordinal', '1', '--latest', '--timeout-seconds', '120'];
+        const r = await run(process.execPath, [path.join(repoRoot, 'dist/qdrant-upgrade-guard.mjs'), ...args], { timeoutMs: 150_000 });
+        expect(r.code, `${r.stdout}\n${r.stderr}`).to.equal(0);
+        expect(r.stdout).to.match(/restore-volume\.held/);
+        expect(r.stdout).to.contain(`answers as peer ${ids.get(1)}`);
+        expect(fs.existsSync(path.join(await rel.pvFolder(1), 'raft_state.json'))).to.equal(true);
+        const pods = await rel.waitPodsReady(3, ':v1.13.5', 90_000);
+        expect(await rel.peerIdOf(pods[1]!)).to.equal(ids.get(1));
+        const workers = (await rel.cluster.kubectlJson(['get', 'pods', '-n', rel.namespace, '-o', 'json'])).items
+          .map((p: { metadata: { name: string } }) => p.metadata.name)
+          .filter((n: string) => n.includes('guard-restore'));
+        expect(workers, 'the worker pod is deleted').to.deep.equal([]);
+      },
+    );
+
+    walk.step('the next guarded upgrade (1.13.6) passes with every peer under its original id', STEP_MS, async () => {
+      expectHelmOk(await rel.upgrade(values('1.13.6'), { wait: true }));
+      const record = await rel.record();
+      expect(record.verdicts).to.deep.include({ preUpgrade: 'pass', postUpgrade: 'pass' });
+      for (const [o, id] of ids) expect(record.peers[String(o)].peerId).to.equal(id);
+    });
+  });
+}
