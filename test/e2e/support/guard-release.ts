@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { QDRANT_RUNTIME_ANNOTATION } from '../../cluster/kubelet/images.js';
 import { helm3Bin, helm4Bin, repoRoot, run, standinDir, waitFor, type Cluster, type RunResult } from './cluster.js';
 
 export type HelmMajor = 'helm3' | 'helm4';
@@ -24,11 +25,14 @@ export type Values = { [key: string]: unknown };
 /**
  * Values every scenario starts from: small hook deadlines (so a hang fails in minutes, not the default 10) and a
  * 1 s readiness probe (the default waits 5 s before the first probe, which only slows every restart down).
+ * Qdrant is pinned to the emulator: these scenarios walk through versions no real binary exists for (1.13.6,
+ * 1.14.0) and inject emulated faults; the real-server scenarios (real-qdrant.test.ts) override the pin.
  */
 export function baseValues(): Values {
   return {
     replicaCount: 3,
     image: { tag: 'v1.13.4' },
+    podAnnotations: { [QDRANT_RUNTIME_ANNOTATION]: 'emulator' },
     readinessProbe: { initialDelaySeconds: 1, periodSeconds: 1 },
     upgradeGuard: {
       image: { repository: HOOK_IMAGE_REPOSITORY },
