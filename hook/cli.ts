@@ -24,7 +24,7 @@ export interface CliContext {
 
 export interface GlobalArgs {
   output: OutputFormat;
-  maxStateBytes?: number;
+  maxStateBytes?: string;
 }
 
 /** What a command block receives: its own flags (camelCase) plus the global ones. */
@@ -48,6 +48,33 @@ export function defineCommand(spec: CommandSpec): CommandSpec {
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
+/**
+ * A whole-number flag, read from its text (declared `type: 'string'`, so yargs does not turn `abc` into NaN or
+ * `1e400` into Infinity): digits only, within [min, max], else a usage error naming the accepted range.
+ */
+function wholeNumber(v: unknown, flag: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const text = String(v);
+  const n = /^(0|[1-9][0-9]{0,15})$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) {
+    throw usageError(`${flag} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`, 'Run qdrant-upgrade-guard <command> --help.');
+  }
+  return n;
+}
+
+/** A Qdrant version flag: semver as Qdrant tags it (`1.13.5`, `v1.13.5`, `1.14.0-rc1`), nothing around it. */
+function versionFlag(v: unknown, flag: string): string | undefined {
+  if (v === undefined) return undefined;
+  const text = String(v);
+  if (!/^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/.test(text)) {
+    throw usageError(`${flag} must be a Qdrant version such as 1.13.5 (semver, nothing before or after it), got ${JSON.stringify(text)}`);
+  }
+  return text;
+}
+
+/** The largest --max-state-bytes: the reader holds the file in memory (README "Restore and its limits"). */
+const MAX_STATE_BYTES_CEILING = 1024 * 1024 * 1024;
+
 export const inspectCommand = defineCommand({
   command: 'inspect',
   describe: 'Describe a Qdrant storage dir: classification, peer id, term, commit, evidence (always exits 0)',
@@ -57,10 +84,11 @@ export const inspectCommand = defineCommand({
       .option('archive-dir', { type: 'string', describe: 'Where archives live (default <storage>/.upgrade-guard)' }),
   run: async (a) => {
     const { runInspect } = await import('./commands/inspect.js');
+    const maxStateBytes = wholeNumber(a.maxStateBytes, '--max-state-bytes', 4096, MAX_STATE_BYTES_CEILING);
     return runInspect({
       storage: a.storage as string,
       ...(str(a.archiveDir) ? { archiveDir: a.archiveDir as string } : {}),
-      ...(num(a.maxStateBytes) ? { maxStateBytes: a.maxStateBytes! } : {}),
+      ...(maxStateBytes !== undefined ? { maxStateBytes } : {}),
     });
   },
 });
@@ -74,26 +102,28 @@ export const volumeCommand = defineCommand({
       .option('from', { type: 'string', describe: 'Qdrant version running now (required unless --check-only)' })
       .option('to', { type: 'string', describe: 'Qdrant version after the upgrade (required unless --check-only)' })
       .option('archive-dir', { type: 'string', describe: 'Where to write archives (default <storage>/.upgrade-guard)' })
-      .option('keep', { type: 'number', default: 5, describe: 'Archives of this volume to keep (0 keeps all)' })
+      .option('keep', { type: 'string', default: '5', describe: 'Archives of this volume to keep, 0 to 1000 (0 keeps all)' })
       .option('pod', { type: 'string', describe: 'Pod name <statefulset>-<ordinal> (default $POD_NAME, then $HOSTNAME)' })
       .option('check-only', { type: 'boolean', default: false, describe: 'Classify and refuse only; write nothing (init container)' })
       .option('allow-version-skip', { type: 'boolean', default: false, describe: 'Let a skipped minor or major change pass with a warning' })
       .option('termination-message-path', { type: 'string', describe: 'Also write a compact JSON summary (< 4 KiB) here' }),
   run: async (a, ctx) => {
     const { runVolume } = await import('./commands/volume.js');
-    const keep = num(a.keep);
-    if (keep === undefined || keep < 0 || !Number.isInteger(keep)) throw usageError(`--keep must be a whole number >= 0, got ${String(a.keep)}`);
+    const keep = wholeNumber(a.keep, '--keep', 0, 1000)!;
+    const from = versionFlag(a.from, '--from');
+    const to = versionFlag(a.to, '--to');
+    const maxStateBytes = wholeNumber(a.maxStateBytes, '--max-state-bytes', 4096, MAX_STATE_BYTES_CEILING);
     const pod = str(a.pod) ?? str(ctx.env.POD_NAME) ?? str(ctx.env.HOSTNAME);
     return runVolume({
       storage: a.storage as string,
-      ...(str(a.from) ? { from: a.from as string } : {}),
-      ...(str(a.to) ? { to: a.to as string } : {}),
+      ...(from ? { from } : {}),
+      ...(to ? { to } : {}),
       ...(str(a.archiveDir) ? { archiveDir: a.archiveDir as string } : {}),
       keep,
       ...(pod ? { pod } : {}),
       checkOnly: a.checkOnly === true,
       allowVersionSkip: a.allowVersionSkip === true,
-      ...(num(a.maxStateBytes) ? { maxStateBytes: a.maxStateBytes! } : {}),
+      ...(maxStateBytes !== undefined ? { maxStateBytes } : {}),
     });
   },
   after: async (a, ctx, outcome) => {
@@ -408,7 +438,7 @@ export async function runCli(argv: string[], ctx: CliContext, commands: CommandS
   let y = yargs(argv)
     .scriptName('qdrant-upgrade-guard')
     .option('output', { choices: ['text', 'json'] as const, default: 'text' as OutputFormat, describe: 'Output format' })
-    .option('max-state-bytes', { type: 'number', describe: 'Refuse state files larger than this (default 64 MiB)' })
+    .option('max-state-bytes', { type: 'string', describe: 'Refuse state files larger than this many bytes, 4096 to 1 GiB (default 64 MiB)' })
     .strict()
     .demandCommand(1, 'Name a command.')
     .recommendCommands()
@@ -435,6 +465,14 @@ export async function runCli(argv: string[], ctx: CliContext, commands: CommandS
   if (!selected) return 0; // --help or --version was printed
 
   const { spec, args } = selected;
+  // yargs turns a repeated flag into an array; every flag here takes one value, so a repeat is a usage error.
+  const repeated = Object.keys(args).find((k) => k !== '_' && /^[a-z]/.test(k) && !k.includes('-') && Array.isArray(args[k]));
+  if (repeated) {
+    const flag = `--${repeated.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const e = usageError(`${flag} was given more than once (${(args[repeated] as unknown[]).map((x) => JSON.stringify(String(x))).join(', ')}); it takes one value`, 'Pass it once.');
+    renderError(e, outputOf(), spec.command, ctx);
+    return exitCodeOfError(e);
+  }
   let report: Report | undefined;
   let error: GuardError | undefined;
   try {

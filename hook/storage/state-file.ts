@@ -15,6 +15,7 @@ export type StateFileRead =
   | { kind: 'bytes'; bytes: Buffer; mtime: Date };
 
 function mib(n: number): string {
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(n >= 10 * 1024 * 1024 ? 0 : 1)} MiB`;
 }
 

@@ -184,5 +184,96 @@ describe('CLI contract (DESIGN.md "Commands and their contract")', () => {
     it('rejects an unknown output format with exit 2', async () => {
       expect((await cli(['inspect', '--storage', '/tmp', '--output', 'yaml'])).code).to.equal(2);
     });
+
+    for (const args of [
+      ['inspect', '--storage', '/tmp', '--storage', '/var'],
+      ['volume', '--storage', '/tmp', '--check-only', '--pod', 'qdrant-0', '--pod', 'qdrant-1'],
+      ['restore', '--archive', '/a.tar.gz', '--archive', '/b.tar.gz', '--storage', '/tmp'],
+    ]) {
+      it(`rejects a repeated single-value flag with exit 2: ${args.join(' ')}`, async () => {
+        const r = await cli(args);
+        expect(r.code, r.stderr).to.equal(2);
+        expect(r.stderr).to.match(/--(storage|pod|archive) was given more than once/);
+      });
+    }
+
+    for (const [flag, value, range] of [
+      ['--max-state-bytes', '0', 'from 4096 to 1073741824'],
+      ['--max-state-bytes', 'abc', 'from 4096 to 1073741824'],
+      ['--max-state-bytes', '1e400', 'from 4096 to 1073741824'],
+      ['--max-state-bytes', '', 'from 4096 to 1073741824'],
+      ['--max-state-bytes', '-1', 'from 4096 to 1073741824'],
+      ['--max-state-bytes', '10', 'from 4096 to 1073741824'],
+      ['--max-state-bytes', '100.5', 'from 4096 to 1073741824'],
+      ['--keep', '', 'from 0 to 1000'],
+      ['--keep', '-1', 'from 0 to 1000'],
+      ['--keep', '2.5', 'from 0 to 1000'],
+      ['--to', ' 1.13.5', 'a Qdrant version such as 1.13.5'],
+      ['--from', '1.13', 'a Qdrant version such as 1.13.5'],
+      ['--to', '1.13.5 ', 'a Qdrant version such as 1.13.5'],
+    ] as const) {
+      it(`rejects ${flag} ${JSON.stringify(value)} with exit 2 and the accepted range`, async () => {
+        const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] });
+        const base = ['volume', '--storage', storage, '--pod', 'qdrant-0', '--from', '1.13.4', '--to', '1.13.5'];
+        const args = flag === '--from' || flag === '--to' ? [...base.filter((_, i) => base[i - 1] !== flag && base[i] !== flag), flag, value] : [...base, flag, value];
+        const r = await cli(args);
+        expect(r.code, r.stdout + r.stderr).to.equal(2);
+        expect(r.stderr).to.contain(range);
+        expect(await fs.readdir(path.join(storage, '.upgrade-guard')).catch(() => [])).to.deep.equal([]);
+      });
+    }
+
+    it('accepts --max-state-bytes 4096 and names the limit in KiB', async () => {
+      const storage = await makeStorage({ stateFixture: LEGACY_BIGINT, wal: [100] });
+      const big = await fs.readFile(path.join(storage, 'raft_state.json'), 'utf8');
+      await fs.writeFile(path.join(storage, 'raft_state.json'), big.replace('}', `,"pad":"${'x'.repeat(5000)}"}`));
+      const r = await cli(['inspect', '--storage', storage, '--max-state-bytes', '4096']);
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.contain('above the 4.0 KiB limit');
+    });
+  });
+
+  describe('where a volume run may write', () => {
+    it('a --termination-message-path that cannot be written is a warning; the verdict and exit code stand', async function () {
+      this.timeout(10_000);
+      const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] });
+      for (const extra of [['--check-only'], ['--from', '1.13.4', '--to', '1.13.5']]) {
+        const r = await cli(['volume', '--storage', storage, '--pod', 'qdrant-0', ...extra, '--termination-message-path', '/proc/nonexistent/x']);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stdout).to.match(/^PASS/);
+        expect(r.stderr).to.contain('warning: cannot write termination message /proc/nonexistent/x');
+      }
+    });
+
+    for (const inside of ['collections_meta_wal', 'collections/books', '.', 'collections_meta_wal/../aliases']) {
+      it(`refuses --archive-dir <storage>/${inside} with exit 2 (only .upgrade-guard/ inside the storage dir)`, async () => {
+        const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100], collections: ['books'] });
+        const r = await cli(['volume', '--storage', storage, '--pod', 'qdrant-0', '--from', '1.13.4', '--to', '1.13.5', '--archive-dir', path.join(storage, inside)]);
+        expect(r.code, r.stdout + r.stderr).to.equal(2);
+        expect(r.stderr).to.contain('is inside the storage dir');
+        expect(await fs.readdir(path.join(storage, 'collections_meta_wal'))).to.deep.equal(['open-1']);
+      });
+    }
+
+    it('accepts --archive-dir <storage>/.upgrade-guard and a dir outside the storage dir', async () => {
+      const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] });
+      const outside = await tempDir();
+      for (const dir of [path.join(storage, '.upgrade-guard'), outside]) {
+        const r = await cli(['volume', '--storage', storage, '--pod', 'qdrant-0', '--from', '1.13.4', '--to', '1.13.5', '--archive-dir', dir]);
+        expect(r.code, r.stderr).to.equal(0);
+      }
+      expect((await fs.readdir(outside)).filter((n) => n.endsWith('.tar.gz'))).to.have.length(1);
+    });
+
+    it('refuses up front an archive whose manifest restore could not read (volume writes nothing)', async () => {
+      const { runVolume } = await import('../../../hook/commands/volume.js');
+      const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: Array.from({ length: 40 }, () => 10) });
+      const report = await runVolume({ storage, pod: 'qdrant-0', from: '1.13.4', to: '1.13.5', maxManifestBytes: 4096 });
+      expect(report.verdict).to.equal('refuse');
+      const c = report.checks.find((x) => x.id === 'volume.archive')!;
+      expect(c.status).to.equal('fail');
+      expect(c.observed).to.match(/manifest.json would be \d+ bytes for 41 files .* above the 4096-byte limit/);
+      expect((await fs.readdir(path.join(storage, '.upgrade-guard'))).filter((n) => !n.startsWith('lock'))).to.deep.equal([]);
+    });
   });
 });
