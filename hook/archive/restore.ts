@@ -18,7 +18,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { check, type Check } from '../report.js';
 import { infraError, usageError } from '../errors.js';
-import { RUNBOOKS, runbook } from '../policy/remedies.js';
+import { RUNBOOKS, UPSTREAM, runbook } from '../policy/remedies.js';
 import { GUARD_DIR, STATE_JSON, STATE_LEGACY, WAL_DIR, inspectStorage, type StorageInspection } from '../storage/inspect.js';
 import { judgeArchivedState, scanArchive, type ScanResult } from './read.js';
 import { procDetector, type ProcessDetector } from './holders.js';
@@ -273,7 +273,8 @@ async function restoreLocked(opts: RestoreOptions, storage: string, outcome: Res
       opts.allowPeerChange
         ? `Restoring peer ${m.peerId} here anyway, as asked with --allow-peer-change: make sure no other pod runs as peer ${m.peerId}. See ${SEE}.`
         : `Nothing was changed. This archive belongs to ${m.pod} (peer ${m.peerId}). Pick the archive of this volume's own peer ` +
-          `(qdrant-upgrade-guard archives --storage ${opts.storage}), or pass --allow-peer-change if you are moving peer ${m.peerId} here on purpose. See ${SEE}.`));
+          `(qdrant-upgrade-guard archives --storage ${opts.storage}), or pass --allow-peer-change if you are moving peer ${m.peerId} here on purpose ` +
+          `(or restoring this volume's original identity over one Qdrant minted after losing its state, ${UPSTREAM.lostRaftState}). See ${SEE}.`));
   } else if (before.state && BigInt(before.state.commit) > BigInt(m.commit)) {
     checks.push(check('restore.identity', 'warn', storage,
       `same peer ${m.peerId}; the volume is at commit ${before.state.commit}, the archive at ${m.commit} (older)`,

@@ -85,8 +85,10 @@ export async function runVolume(opts: VolumeCommandOptions): Promise<Report> {
   const lockRemedy = (holder: string, file: string) =>
     `Wait for ${holder} to finish. If that process is gone (its pod deleted, its node lost), delete ${file} and retry. See ${runbook(RUNBOOKS.restore)}.`;
   if (checkOnly) {
+    // Only a restore blocks Qdrant's start: archiving reads the volume and never changes Qdrant's files, and a
+    // worker pod killed mid-archive must not leave a lock that holds the pod.
     const held = await liveLock(opts.storage).catch(() => undefined);
-    if (held) {
+    if (held && held.holder?.command === 'restore') {
       lockCheck = check('volume.lock', 'fail', lockSubject, `a restore or volume run holds the storage dir (${describeHolder(held.holder)})`,
         'no restore or volume run on this storage dir', lockRemedy(describeHolder(held.holder), held.path));
     }

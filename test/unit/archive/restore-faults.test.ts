@@ -252,6 +252,17 @@ describe('restore takes an exclusive lock on the storage dir', () => {
     expect(await fs.stat(lockPath(storage)).catch(() => undefined)).to.equal(undefined);
   });
 
+  it('--check-only is not held by an archiving run (a killed pre-upgrade worker must not hold Qdrant)', async () => {
+    const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] });
+    await fs.mkdir(path.join(storage, '.upgrade-guard'), { recursive: true });
+    await fs.writeFile(lockPath(storage), JSON.stringify({ pid: 7, host: 'qdrant-guard-worker-0', command: 'volume', startedAt: NOW.toISOString() }));
+    const c = await cli(['volume', '--storage', storage, '--check-only', '--pod', 'qdrant-0']);
+    expect(c.code, c.stdout).to.equal(0);
+    const a = await cli(['volume', '--storage', storage, '--pod', 'qdrant-0', '--from', '1.13.4', '--to', '1.13.5']);
+    expect(a.code).to.equal(1);
+    expect(a.stdout).to.contain('pid 7 on qdrant-guard-worker-0');
+  });
+
   it('takes over a stale lock of a process that no longer exists on this host', async () => {
     const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] });
     const a = await archiveOf(storage);
