@@ -31,7 +31,6 @@ function tableAfter(marker: string): [string, string][] {
 }
 
 const keyRows = tableAfter('<!-- official-keys:');
-const verdict = new Map(keyRows);
 
 type Rejected = { name: string; by: string; refusal: unknown; values: Record<string, unknown> };
 const rejected = parse(fs.readFileSync(path.join(repoRoot, 'test/chart/fixtures/rejected-values.yaml'), 'utf8')) as Rejected[];
