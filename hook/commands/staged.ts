@@ -7,6 +7,7 @@
  */
 import { check, type Check } from '../report.js';
 import { CHECK_IDS } from '../policy/check-ids.js';
+import { RUNBOOKS, runbook } from '../policy/remedies.js';
 import { assessRollout } from '../policy/rollout.js';
 import { serializeRecord, parseRecord, type GuardRecord, type StagedRolloutState } from '../policy/record.js';
 import { describeStagedStep, nextStagedStep, stagedStateAfter, type PeerVerdict, type StagedInput } from '../policy/staged-rollout.js';
@@ -101,9 +102,10 @@ export async function runStagedRollout(opts: PostUpgradeOptions, deps: ClusterDe
             `statefulset/${sts.name}`,
             `stopped at ${pod}: ${decision.reason}; ${left.length ? `${left.join(', ')} still on the old version, serving` : 'no peer left on the old version'}`,
             'every peer verified before the next',
-            `Fix ${pod}${archive ? ` (its pre-upgrade raft state is archived as ${archive}; restore it with \`qdrant-upgrade-guard restore\` while the pod is stopped)` : ''}, ` +
+            `Fix ${pod}${archive ? ` (its pre-upgrade raft state is archived as ${archive}; ${runbook(RUNBOOKS.restore)})` : ''}, ` +
               `then continue with \`qdrant-upgrade-guard post-upgrade --resume --release ${opts.release} --statefulset ${sts.name} --target-version ${ctx.target} --staged\`; ` +
-              `or abandon: \`helm rollback\` the release (pods still on the old revision are untouched).`,
+              `or abandon with \`helm rollback\`, which leaves the peers below the partition untouched but moves the updated ones back, a downgrade ` +
+              `(${runbook(RUNBOOKS.stagedStopped)}).`,
           ),
           ...peerChecks,
         ];
