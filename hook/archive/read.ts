@@ -141,6 +141,7 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
   const seen = new Map<string, ManifestFile>();
   const directories: string[] = [];
   const dirSet = new Set<string>();
+  const impliedDirs = new Set<string>();
   const pending: Promise<void>[] = [];
   /** Files still open in the staging dir, closed on any failure. */
   const openFds = new Set<number>();
@@ -173,6 +174,22 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
     const rel = p.replace(/\/+$/, '');
     if (seen.has(rel) || dirSet.has(rel)) {
       refuse(`entry ${JSON.stringify(rel)} appears twice`);
+      entry.resume();
+      return;
+    }
+    // A path cannot be a file and a directory at once (the second could never be created).
+    const segments = rel.split('/');
+    for (let k = 1; k < segments.length; k++) {
+      const ancestor = segments.slice(0, k).join('/');
+      if (seen.has(ancestor)) {
+        refuse(`entry ${JSON.stringify(rel)} lies below ${JSON.stringify(ancestor)}, which the archive holds as a file`);
+        entry.resume();
+        return;
+      }
+      impliedDirs.add(ancestor);
+    }
+    if (entry.type !== 'Directory' && impliedDirs.has(rel)) {
+      refuse(`entry ${JSON.stringify(rel)} is a file, but other entries lie below it`);
       entry.resume();
       return;
     }

@@ -144,6 +144,20 @@ describe('restore is all-or-nothing under faults', () => {
     expect(await treeDigest(storage)).to.deep.equal(before);
   });
 
+  it('refuses a path that is both a file and a directory, before staging', async () => {
+    const s = await fs.readFile(fixture(THREE_PEER_0));
+    for (const order of [['collections_meta_wal/a', 'collections_meta_wal/a/b'], ['collections_meta_wal/a/b', 'collections_meta_wal/a']]) {
+      const files = [{ path: 'raft_state.json', body: s }, ...order.map((p) => ({ path: p, body: 'x' }))];
+      const file = await handMade([...files, { path: 'manifest.json', body: manifestFor(files, PEER0) }]);
+      const storage = await makeStorage({ wal: [100] });
+      const before = await treeDigest(storage);
+      const out = await restoreArchive({ archive: file, storage, now: LATER, detector: nobody });
+      expect(firstFail(out)).to.deep.include({ id: 'restore.archive' });
+      expect(firstFail(out).observed).to.match(/which the archive holds as a file|other entries lie below it/);
+      expect(await treeDigest(storage)).to.deep.equal(before);
+    }
+  });
+
   it('an entry path too deep for the file system is a refusal with JSON and exit 1, not a stack trace', async () => {
     const s = await fs.readFile(fixture(THREE_PEER_0));
     const deep = 'collections_meta_wal/' + Array.from({ length: 400 }, () => 'abcdefghij').join('/');
