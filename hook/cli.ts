@@ -1,5 +1,5 @@
 /**
- * qdrant-upgrade-guard CLI (DESIGN.md "Commands and their contract"). Parses, calls one command function
+ * qdrant-upgrade-guard CLI (README.md "CLI reference"). Parses, calls one command function
  * with a typed options object, renders its Report, and is the only place that maps results to exit codes:
  * 0 pass, 1 a check refused or failed, 2 usage, 3 infrastructure (or an internal error, said to be a bug).
  *
@@ -176,7 +176,7 @@ export const archivesCommand = defineCommand({
   },
 });
 
-/** The flags every cluster-aware command shares (DESIGN.md: pre-upgrade, post-upgrade, verify). */
+/** The flags every cluster-aware command shares (README.md "CLI reference": pre-upgrade, post-upgrade, verify). */
 function clusterOptions(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
   return y
     .option('namespace', { type: 'string', describe: 'Namespace (default: the service account\'s, then the kubeconfig\'s)' })

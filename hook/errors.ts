@@ -1,5 +1,5 @@
 /**
- * Few error classes (STYLE.md "Errors and reports"). An error means "could not check";
+ * Few error classes . An error means "could not check";
  * a failed check is a Report, not an error. Only cli.ts turns these into exit codes:
  * usage 2, infrastructure 3, internal 3 (and says it is a bug).
  */

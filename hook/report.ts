@@ -1,5 +1,5 @@
 /**
- * The one result type of every command (DESIGN.md "Commands and their contract").
+ * The one result type of every command (README.md "CLI reference").
  * A check result is data; an exception means "could not check" (see errors.ts).
  * The JSON form is versioned; the text form is rendered from the same object.
  * Each field says one thing: the summary is one line, `observed` the facts, `remedy` the steps.

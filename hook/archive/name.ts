@@ -1,5 +1,5 @@
 /**
- * Archive names: `raft-<statefulset>-<ordinal>-<from>-to-<to>-<UTC timestamp>.tar.gz` (DESIGN.md "Archives").
+ * Archive names: `raft-<statefulset>-<ordinal>-<from>-to-<to>-<UTC timestamp>.tar.gz` (README.md "Archives and restore").
  * The timestamp is `YYYYMMDDTHHMMSSZ`, so names sort by time within one volume.
  */
 import { usageError } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * Puts an archived raft state back (DESIGN.md "Archives"), all or nothing:
+ * Puts an archived raft state back (README.md "Archives and restore"), all or nothing:
  *   1. take the storage dir's lock (one restore or volume run at a time);
  *   2. verify the whole archive (entry types, paths, every sha256, the state itself) without writing;
  *   3. refuse while a Qdrant process holds the storage dir, or when the archive is another peer's (the volume's

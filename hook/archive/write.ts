@@ -1,5 +1,5 @@
 /**
- * Writes one raft-state archive (DESIGN.md "Archives").
+ * Writes one raft-state archive (README.md "Archives and restore").
  *
  * - raft_state.json goes in first, from the exact bytes the classification parsed; the WAL is read after it.
  *   A state whose commit is behind the log is consistent for Raft; a log behind the state is not.

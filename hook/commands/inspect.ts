@@ -1,6 +1,6 @@
 /**
  * `inspect --storage DIR`: describe a storage dir as Qdrant would read it. Exits 0 whatever it finds
- * (DESIGN.md): what would be a refusal in `volume` is shown here as a warning with the same remedy.
+ * (docs/storage-classification.md): what would be a refusal in `volume` is shown here as a warning with the same remedy.
  */
 import { check, type Check, type Report } from '../report.js';
 import { decideVolume, describeUsage } from '../policy/volume-verdict.js';

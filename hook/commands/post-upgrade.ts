@@ -1,6 +1,5 @@
 /**
- * `post-upgrade`: the hook Job that runs after Helm applied the new release (DESIGN.md "post-upgrade,
- * step by step"). It waits for the rollout with a deadline while reading the Qdrant pods' logs, so the
+ * `post-upgrade`: the hook Job that runs after Helm applied the new release (docs/how-it-works.md#the-timeline-of-one-helm-upgrade). It waits for the rollout with a deadline while reading the Qdrant pods' logs, so the
  * #6229 loop fails fast with its diagnosis instead of a rollout timeout; then it proves convergence:
  * every peer back under its recorded id, on the target version, in one healthy consensus.
  * With --staged it drives the rollout itself, one peer at a time (see staged.ts).

@@ -1,6 +1,5 @@
 /**
- * `pre-upgrade`: the hook Job that runs before Helm touches the release (DESIGN.md "pre-upgrade, step by
- * step"). It refuses unsupported version jumps, degraded clusters and volumes whose raft state is lost or
+ * `pre-upgrade`: the hook Job that runs before Helm touches the release (docs/how-it-works.md#the-timeline-of-one-helm-upgrade). It refuses unsupported version jumps, degraded clusters and volumes whose raft state is lost or
  * corrupt, archives every volume's raft state through worker pods, optionally takes VolumeSnapshots, and
  * records what it saw so post-upgrade can check identities. Every check runs; the verdict comes at the end.
  */

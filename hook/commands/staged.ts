@@ -1,5 +1,5 @@
 /**
- * The staged rollout (DESIGN.md "Staged rollout"): the chart renders rollingUpdate.partition at replicas,
+ * The staged rollout (docs/how-it-works.md#the-timeline-of-one-helm-upgrade): the chart renders rollingUpdate.partition at replicas,
  * so applying the new revision restarts nothing; here the partition comes down one ordinal at a time,
  * highest first, and each peer is verified (identity, version, consensus, shards, no #6229 loop) before
  * the next. The first failure stops with the remaining peers on the old version, still serving.

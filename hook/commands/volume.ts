@@ -1,5 +1,5 @@
 /**
- * `volume`: the per-volume pre-upgrade step (DESIGN.md): classify, refuse, archive.
+ * `volume`: the per-volume pre-upgrade step (docs/storage-classification.md): classify, refuse, archive.
  * With --check-only (the init container at every Qdrant start) it classifies and refuses, and writes nothing.
  * The pre-upgrade coordinator runs it in worker pods and reads the compact summary from the termination
  * message (Kubernetes keeps at most 4096 bytes of it).

@@ -1,6 +1,6 @@
 /**
  * What the hooks see of Kubernetes, as plain data, and the one interface through which they
- * reach it (STYLE.md "Adapters behind small interfaces"). Commands and tests depend on this
+ * reach it. Commands and tests depend on this
  * file only; hook/kube/client.ts is the @kubernetes/client-node implementation.
  *
  * Every method maps API failures to GuardError (hook/errors.ts) the same way (hook/kube/call.ts):
@@ -107,7 +107,7 @@ export interface PvcSnapshot {
   accessModes: string[];
 }
 
-/** One worker pod to run `volume` next to a Qdrant volume (DESIGN.md pre-upgrade step 6). */
+/** One worker pod to run `volume` next to a Qdrant volume (docs/how-it-works.md#the-timeline-of-one-helm-upgrade, pre-upgrade). */
 export interface WorkerPodSpec {
   /** Pod name, e.g. "guard-worker-qdrant-1"; a retry after an eviction appends "-r2". */
   name: string;

@@ -1,6 +1,6 @@
 /**
  * Worker pods: one per Qdrant volume, running `volume` with the PVC mounted, on the node that has
- * it attached (DESIGN.md pre-upgrade step 6). The manifest builder is pure; the run loop talks to
+ * it attached (docs/how-it-works.md#the-timeline-of-one-helm-upgrade, pre-upgrade). The manifest builder is pure; the run loop talks to
  * the API only through WorkerPodOps, so the loop's timing and retry rules stay readable.
  */
 import { randomBytes } from 'node:crypto';

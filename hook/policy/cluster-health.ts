@@ -1,5 +1,5 @@
 /**
- * Cluster health before an upgrade (DESIGN.md "pre-upgrade" step 5) and the consensus part of convergence
+ * Cluster health before an upgrade (docs/how-it-works.md#the-timeline-of-one-helm-upgrade, pre-upgrade) and the consensus part of convergence
  * after it (convergence.ts reuses consensusChecks / membershipChecks). Pure: observations in, checks out.
  *
  * Rules, decided on purpose (docs/qdrant-facts.md#http-api):

@@ -1,5 +1,5 @@
 /**
- * Convergence after an upgrade (DESIGN.md "post-upgrade" step 2, and `helm test` / `verify`): every peer came
+ * Convergence after an upgrade (docs/how-it-works.md#the-timeline-of-one-helm-upgrade, post-upgrade, and `helm test` / `verify`): every peer came
  * back as itself, on the target version, in one healthy consensus (docs/qdrant-facts.md#converged). Pure.
  *
  * Rules, decided on purpose:

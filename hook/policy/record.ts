@@ -1,5 +1,5 @@
 /**
- * The upgrade record (DESIGN.md pre-upgrade step 8): what pre-upgrade saw of every ordinal, kept in the
+ * The upgrade record (docs/how-it-works.md#the-timeline-of-one-helm-upgrade, pre-upgrade): what pre-upgrade saw of every ordinal, kept in the
  * ConfigMap `<release>-upgrade-guard` under `record.json`, read by post-upgrade, `verify` and the staged
  * rollout. Pure: text in, text out; the kube adapter stores it.
  *

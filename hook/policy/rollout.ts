@@ -1,5 +1,5 @@
 /**
- * The StatefulSet rollout after `helm upgrade` (DESIGN.md "post-upgrade" step 1): is it done, what is it
+ * The StatefulSet rollout after `helm upgrade` (docs/how-it-works.md#the-timeline-of-one-helm-upgrade, post-upgrade): is it done, what is it
  * waiting for, and, at the deadline, exactly why it is stuck. Pure: a snapshot in, an assessment out;
  * the command polls and maps kube PodSnapshots into RolloutPod.
  *

@@ -1,5 +1,5 @@
 /**
- * The staged rollout stepper (DESIGN.md "Staged rollout"): the chart renders the partition at replicaCount,
+ * The staged rollout stepper (docs/how-it-works.md#the-timeline-of-one-helm-upgrade): the chart renders the partition at replicaCount,
  * so the new revision restarts nothing by itself; post-upgrade lowers it one ordinal at a time, highest first,
  * waits for that pod, verifies the peer, and only then goes on. Pure: a snapshot in, the next decision out,
  * like an upgrade stepper: the command acts, observes again and asks again.

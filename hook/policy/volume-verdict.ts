@@ -1,5 +1,5 @@
 /**
- * The verdict on one storage volume before Qdrant starts on it (DESIGN.md "Storage classification"):
+ * The verdict on one storage volume before Qdrant starts on it (docs/storage-classification.md):
  * `fresh` and `initialized` pass; `missing-state` and `corrupt-state` refuse, because starting Qdrant there
  * mints a new peer id and replays the old consensus log under it (docs/incident-6229.md, qdrant/qdrant#6229).
  * Pure: the caller observes the volume and finds the newest archive.

@@ -1,6 +1,5 @@
 /**
- * Time reaches the code through this object so tests can run deadlines without waiting
- * (STYLE.md: clock, sleep and child processes are injectable).
+ * Time reaches the code through this object so tests can run deadlines without waiting.
  */
 export interface Clock {
   now(): number;

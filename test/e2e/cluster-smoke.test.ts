@@ -155,7 +155,7 @@ describe('e2e platform: control plane and kubelet stand-in (smoke)', function ()
     // The mount path in the args was rewritten to the emptyDir's host folder (test/cluster/README.md, path mapping).
     expect(JSON.stringify(report)).to.contain(`${ns}_hook-inspect_${inspect.metadata.uid}/volumes/storage`);
 
-    // A usage error is exit 2 (DESIGN.md); FallbackToLogsOnError turns its stderr into the termination message.
+    // A usage error is exit 2 (README.md "CLI reference"); FallbackToLogsOnError turns its stderr into the termination message.
     expect(usage.status.phase).to.equal('Failed');
     const t = usage.status.containerStatuses[0].state.terminated;
     expect(t.exitCode).to.equal(2);

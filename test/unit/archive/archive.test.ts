@@ -41,7 +41,7 @@ function canMount(): boolean {
   return ok;
 }
 
-describe('raft-state archives (DESIGN.md "Archives")', () => {
+describe('raft-state archives (README.md "Archives and restore")', () => {
   afterEach(cleanupTempDirs);
 
   describe('names', () => {

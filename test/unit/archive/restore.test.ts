@@ -27,7 +27,7 @@ async function archived(storage: string) {
   return writeArchive({ inspection, archiveDir: path.join(storage, '.upgrade-guard'), pod: { statefulSet: 'qdrant', ordinal: 0 }, podName: 'qdrant-0', from: '1.13.4', to: '1.13.5', now: NOW });
 }
 
-describe('restore (DESIGN.md "Archives")', () => {
+describe('restore (README.md "Archives and restore")', () => {
   afterEach(cleanupTempDirs);
 
   it('puts back a deleted raft_state.json and the WAL, and keeps the replaced files aside', async () => {

@@ -20,7 +20,7 @@ async function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return { code, stdout, stderr, json: () => JSON.parse(stdout) };
 }
 
-describe('CLI contract (DESIGN.md "Commands and their contract")', () => {
+describe('CLI contract (README.md "CLI reference")', () => {
   afterEach(cleanupTempDirs);
 
   describe('inspect', () => {

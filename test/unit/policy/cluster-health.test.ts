@@ -543,7 +543,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('policy/cluster-health: pre-upgrade cluster health (DESIGN.md pre-upgrade step 5)', () => {
+describe('policy/cluster-health: pre-upgrade cluster health (docs/how-it-works.md#the-timeline-of-one-helm-upgrade, pre-upgrade)', () => {
   for (const row of rows) {
     it(row.name, () => {
       const got = assessClusterHealth(row.observations, {

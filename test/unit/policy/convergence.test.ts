@@ -437,7 +437,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('policy/convergence: post-upgrade convergence (DESIGN.md post-upgrade step 2, helm test)', () => {
+describe('policy/convergence: post-upgrade convergence (docs/how-it-works.md#the-timeline-of-one-helm-upgrade, post-upgrade and helm test)', () => {
   for (const row of rows) {
     it(row.name, () => {
       const input: ConvergenceInput = {

@@ -265,7 +265,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('policy/rollout: waiting for the StatefulSet rollout (DESIGN.md post-upgrade step 1)', () => {
+describe('policy/rollout: waiting for the StatefulSet rollout (docs/how-it-works.md#the-timeline-of-one-helm-upgrade, post-upgrade)', () => {
   for (const row of rows) {
     it(row.name, () => expect(assessRollout(row.snapshot, row.opts)).to.deep.equal(row.expected));
   }

@@ -152,7 +152,7 @@ const rows: Row[] = [
   },
 ];
 
-describe('policy/staged-rollout: one peer at a time, highest ordinal first (DESIGN.md "Staged rollout")', () => {
+describe('policy/staged-rollout: one peer at a time, highest ordinal first (docs/how-it-works.md#the-timeline-of-one-helm-upgrade)', () => {
   for (const row of rows) {
     it(row.name, () => {
       const decision = nextStagedStep(row.input);

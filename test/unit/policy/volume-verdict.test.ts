@@ -34,7 +34,7 @@ const vol = (o: Partial<VolumeObservation>): VolumeObservation => ({
   ...o,
 });
 
-describe('volume verdict (DESIGN.md "Storage classification")', () => {
+describe('volume verdict (docs/storage-classification.md)', () => {
   const rows: Array<{ name: string; volume: VolumeObservation; archive?: boolean; running?: string; status: CheckStatus; observed?: string; remedy?: string[] }> = [
     { name: 'passes a fresh volume (a new replica)', volume: vol({}), status: 'pass', observed: 'fresh volume' },
     { name: 'passes an initialized volume and names peer, term, commit', volume: vol({ classification: 'initialized', evidence: { ...WAL, stateJsonPresent: true }, state: STATE }),
