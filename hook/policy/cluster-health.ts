@@ -448,7 +448,7 @@ export function membershipChecks(peers: readonly AnsweringPeer[], opts: Membersh
         pod ?? opts.subject,
         `${count}; peers ${holders.join(', ')} share URI ${view[holders[0]!]!.uri} (${liveText}): ${who} came back under a new id${staleText} (qdrant/qdrant#6348)`,
         expected,
-        `If ${who} lost its raft state, stop it and restore its pre-upgrade archive so it returns as ${stale[0] ?? 'its old id'} (qdrant-upgrade-guard restore). ` +
+        `If ${who} lost its raft state, stop it and restore its pre-upgrade archive so it returns as ${stale[0] ?? 'its old id'} (docs/runbooks.md#restore-an-archive). ` +
           `Otherwise remove the phantom on the leader: DELETE /cluster/peer/${stale[0] ?? '<old id>'} (add ?force=true only if it holds no shard you need), then check again.`,
       ),
     );

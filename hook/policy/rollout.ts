@@ -218,7 +218,7 @@ function podIssue(pod: RolloutPod): Omit<Problem, 'subject' | 'ordinal'> | undef
       observed,
       remedy:
         container === STARTUP_CHECK_CONTAINER
-          ? `Do what the startup check says: typically stop Qdrant on that volume and restore its raft-state archive (qdrant-upgrade-guard restore), then delete the pod (kubectl delete pod ${name}) so it starts again; read the full verdict with kubectl logs ${name} -c ${container}. ` +
+          ? `Do what the startup check says: typically stop Qdrant on that volume and restore its raft-state archive (docs/runbooks.md#restore-an-archive), then delete the pod (kubectl delete pod ${name}) so it starts again; read the full verdict with kubectl logs ${name} -c ${container}. ` +
             'Do not remove the init container to get past it: Qdrant would mint a new peer id and replay its log under it (qdrant/qdrant#6229; docs/runbooks.md#startup-check-holds-a-pod).'
           : `Read kubectl logs ${name} -c ${container} and fix what it reports, then delete the pod (kubectl delete pod ${name}).`,
     };

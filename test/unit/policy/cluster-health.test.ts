@@ -332,7 +332,7 @@ const rows: Row[] = [
         `the consensus lists 4 peer(s) for 3 replica(s); peers 999, ${ID1} share URI ${uri(1)} (qdrant-1 answers as ${ID1}): qdrant-1 came back under a new id and 999 stayed in the consensus as phantom voter(s) (qdrant/qdrant#6348)`,
         EXP.membership(),
         refuse(
-          'If qdrant-1 lost its raft state, stop it and restore its pre-upgrade archive so it returns as 999 (qdrant-upgrade-guard restore). Otherwise remove the phantom on the leader: DELETE /cluster/peer/999 (add ?force=true only if it holds no shard you need), then check again.',
+          'If qdrant-1 lost its raft state, stop it and restore its pre-upgrade archive so it returns as 999 (docs/runbooks.md#restore-an-archive). Otherwise remove the phantom on the leader: DELETE /cluster/peer/999 (add ?force=true only if it holds no shard you need), then check again.',
           RISK.membership,
         ),
       ),

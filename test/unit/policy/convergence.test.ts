@@ -165,7 +165,7 @@ const rows: Row[] = [
         'qdrant-1',
         `the consensus lists 4 peer(s) for 3 replica(s); peers 123, ${ID1} share URI ${uri(1)} (qdrant-1 answers as 123): qdrant-1 came back under a new id and ${ID1} stayed in the consensus as phantom voter(s) (qdrant/qdrant#6348)`,
         '3 peer(s) in the consensus, one per replica, each with its own URI',
-        `If qdrant-1 lost its raft state, stop it and restore its pre-upgrade archive so it returns as ${ID1} (qdrant-upgrade-guard restore). Otherwise remove the phantom on the leader: DELETE /cluster/peer/${ID1} (add ?force=true only if it holds no shard you need), then check again.`,
+        `If qdrant-1 lost its raft state, stop it and restore its pre-upgrade archive so it returns as ${ID1} (docs/runbooks.md#restore-an-archive). Otherwise remove the phantom on the leader: DELETE /cluster/peer/${ID1} (add ?force=true only if it holds no shard you need), then check again.`,
       ),
     ],
   },

@@ -60,7 +60,7 @@ const REM = {
   readyz:
     'Its shards have not caught up with the cluster (as in qdrant-helm#285): look at GET /collections/<name>/cluster on qdrant-1 for Partial or Dead replicas and running transfers. The rollout continues once it is ready; for large collections raise upgradeGuard.postUpgrade.timeoutSeconds.',
   startup:
-    'Do what the startup check says: typically stop Qdrant on that volume and restore its raft-state archive (qdrant-upgrade-guard restore), then delete the pod (kubectl delete pod qdrant-1) so it starts again; read the full verdict with kubectl logs qdrant-1 -c upgrade-guard-startup-check. Do not remove the init container to get past it: Qdrant would mint a new peer id and replay its log under it (qdrant/qdrant#6229; docs/runbooks.md#startup-check-holds-a-pod).',
+    'Do what the startup check says: typically stop Qdrant on that volume and restore its raft-state archive (docs/runbooks.md#restore-an-archive), then delete the pod (kubectl delete pod qdrant-1) so it starts again; read the full verdict with kubectl logs qdrant-1 -c upgrade-guard-startup-check. Do not remove the init container to get past it: Qdrant would mint a new peer id and replay its log under it (qdrant/qdrant#6229; docs/runbooks.md#startup-check-holds-a-pod).',
   crash:
     'Read why Qdrant exits: kubectl logs qdrant-2 --previous. A repeating "Replaced metadata of peer" means its raft state was lost (qdrant/qdrant#6229); a storage-format error after a version jump means an unsupported upgrade path (docs/runbooks.md#version-change-refused); OOMKilled means resources.limits.memory is too small.',
 };
