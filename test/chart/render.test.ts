@@ -57,6 +57,7 @@ describe('chart: renders with Helm 3 and Helm 4', () => {
           'Pod/rel-qdrant-guard-test',
           'Role/rel-qdrant-guard-post-upgrade',
           'Role/rel-qdrant-guard-pre-upgrade',
+          'Role/rel-qdrant-guard-restore-volume',
           'Role/rel-qdrant-guard-test',
           'RoleBinding/rel-qdrant-guard-post-upgrade',
           'RoleBinding/rel-qdrant-guard-pre-upgrade',
