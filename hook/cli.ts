@@ -339,6 +339,7 @@ export const restoreVolumeCommand = defineCommand({
       .option('archive-location', { choices: ['storage', 'snapshots'] as const, default: 'storage' as const, describe: 'Where the archives are (upgradeGuard.archive.location)' })
       .option('worker-image', { type: 'string', describe: 'Image of the worker pod (default: the startup check\'s image)' })
       .option('allow-peer-change', { type: 'boolean', default: false, describe: 'Restore over a valid state of another peer' })
+      .option('delete-running-pod', { type: 'boolean', default: false, describe: 'Qdrant still runs on the volume: delete that pod so its startup check holds it' })
       .option('timeout-seconds', { type: 'number', default: 300, describe: 'Budget for the restore and the peer coming back' }),
   run: async (a, ctx) => {
     const { runRestoreVolume } = await import('./commands/restore-volume.js');
@@ -353,6 +354,7 @@ export const restoreVolumeCommand = defineCommand({
         archiveLocation: a.archiveLocation as 'storage' | 'snapshots',
         ...(str(a.workerImage) ? { workerImage: a.workerImage as string } : {}),
         allowPeerChange: a.allowPeerChange === true,
+        deleteRunningPod: a.deleteRunningPod === true,
         timeoutSeconds: positiveSeconds(a.timeoutSeconds, '--timeout-seconds'),
       },
       await clusterDeps(a, ctx),

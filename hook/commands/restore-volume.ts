@@ -8,7 +8,9 @@
  * (or no pod at all, an ordinal at or above the replica count), and refuses while the Qdrant container runs: a
  * restore under a running peer would be overwritten by its next state write. Scaling the StatefulSet down is not
  * used: below the restored ordinal it would stop healthy peers, and at ordinal 0 all of them. Deleting the pod
- * alone does not hold it either, since the controller recreates it at once.
+ * alone does not hold it either, since the controller recreates it at once; but when the volume lost its state while
+ * Qdrant ran on it (what pre-upgrade finds), `--delete-running-pod` deletes just that pod, and the recreated pod is
+ * held by its startup check. If the check lets it start instead, the volume holds a valid state and nothing is done.
  *
  * Then it runs the pre-upgrade worker (hook/kube/workers.ts: no service-account token, Qdrant's uid, read-only root,
  * next to the held pod) with `restore`, so every check restore has runs on the volume itself; deletes the held pod
@@ -33,6 +35,11 @@ export interface RestoreVolumeOptions extends ClusterTarget {
   /** The worker's image; default the startup check's image on the StatefulSet. */
   workerImage?: string;
   allowPeerChange?: boolean;
+  /**
+   * When Qdrant still runs on the volume (its state was lost on disk while it ran, as pre-upgrade finds it): delete
+   * that one pod so the StatefulSet recreates it and its startup check holds it; refused if the check lets it start.
+   */
+  deleteRunningPod?: boolean;
   timeoutSeconds: number;
 }
 
@@ -85,13 +92,20 @@ export async function runRestoreVolume(opts: RestoreVolumeOptions, deps: Cluster
 
   // 2. No Qdrant container on the volume.
   const pods = podsOf(sts, await kube.listPods(sts.selector));
-  const pod = pods.find((p) => p.name === podName && !p.deletionTimestamp);
-  const held = heldState(pod);
+  let pod = pods.find((p) => p.name === podName && !p.deletionTimestamp);
+  let held = heldState(pod);
+  if (!held.held && pod && opts.deleteRunningPod) {
+    progress.say(`${held.why}: deleting ${podName} so that its startup check holds the recreated pod`);
+    await kube.deletePod(podName, 30);
+    const next = await waitForHold(deps, sts.selector, podName, pod.uid, deadline);
+    pod = next.pod;
+    held = next.held;
+  }
   if (!held.held) {
     checks.push(check('restore-volume.held', 'fail', subject, held.why, 'no Qdrant container running on the volume',
       `restore-volume only restores a volume Qdrant does not use: a running peer rewrites raft_state.json. If this peer lost its identity, ` +
         `its state file must be gone or corrupt for the startup check to hold it (docs/runbooks.md#restore-an-archive); ` +
-        `else stop it by hand, then run ${again}.`));
+        `if its volume lost raft_state.json while it ran, add --delete-running-pod: ${again} --delete-running-pod.`));
     return finish('');
   }
   checks.push(check('restore-volume.held', 'pass', subject, held.why, 'no Qdrant container running on the volume'));
@@ -152,6 +166,22 @@ export async function runRestoreVolume(opts: RestoreVolumeOptions, deps: Cluster
       `From a laptop the pod IP may not be reachable: run helm test ${opts.release} (it verifies every peer from inside the cluster).`));
   }
   return finish(`restored ${archive} onto pvc/${spec.storagePvc}; ${podName} is back as peer ${expectId ?? '(unrecorded)'}`);
+}
+
+/** After deleting a running pod: its successor held by the startup check, or running Qdrant again, or the deadline. */
+async function waitForHold(deps: ClusterDeps, selector: Record<string, string>, name: string, oldUid: string, deadline: number): Promise<{ pod?: PodSnapshot; held: { held: boolean; why: string } }> {
+  for (;;) {
+    const p = (await deps.kube.listPods(selector)).find((x) => x.name === name && x.uid !== oldUid && !x.deletionTimestamp);
+    if (p) {
+      const h = heldState(p);
+      if (h.held) return { pod: p, held: h };
+      if (p.containers.some((c) => c.name === 'qdrant' && c.state === 'running')) {
+        return { pod: p, held: { held: false, why: `the recreated ${name} passed its startup check and runs Qdrant again: its volume holds a valid raft state` } };
+      }
+    }
+    if (deps.clock.now() >= deadline) return { ...(p ? { pod: p } : {}), held: { held: false, why: `the recreated ${name} was not held by its startup check before the deadline` } };
+    await deps.clock.sleep(POLL_MS);
+  }
 }
 
 /** Held: the pod is absent, or its Qdrant container is not running and the startup check is not letting it start. */

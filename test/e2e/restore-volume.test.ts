@@ -1,7 +1,8 @@
 // End to end, under Helm 3 and Helm 4: a peer that lost raft_state.json recovered ONLY through
 // `qdrant-upgrade-guard restore-volume`, run from outside the cluster with a token bound to the chart's restore-volume
-// Role and nothing else: the startup check holds the pod, the worker pod restores the archive the record names, the
-// pod restarts under its recorded id, and the next guarded upgrade passes. Qdrant is the emulator (a test double).
+// Role and nothing else: pre-upgrade refuses the volume, restore-volume deletes that one pod so its startup check holds
+// the new one, the worker pod restores the archive the record names, the pod restarts under its recorded id, and the
+// refused upgrade then passes. Qdrant is the emulator (a test double).
 import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -51,36 +52,31 @@ for (const helm of HELM_MAJORS) {
       expect(record.peers['1'].archive).to.match(/^raft-.*-1-1\.13\.4-to-1\.13\.5-\d{8}T\d{6}Z\.tar\.gz$/);
     });
 
-    walk.step('raft_state.json lost on ordinal 1: the startup check holds the restarted pod, Qdrant never starts on it', 120_000, async () => {
-      const pv1 = await rel.pvFolder(1);
-      fs.rmSync(path.join(pv1, 'raft_state.json'));
-      const pod1 = `${rel.statefulset}-1`;
-      const old = (await rel.pods()).find((p) => p.ordinal === 1)!;
-      await rel.cluster.kubectlOk(['delete', 'pod', '-n', rel.namespace, pod1, '--wait=true'], { timeoutMs: 60_000 });
-      const held = await waitFor(
-        `the startup check of the new ${pod1} to refuse`,
-        async () => {
-          const p = (await rel.pods()).find((x) => x.ordinal === 1 && x.uid !== old.uid);
-          return p?.startupCheck && p.startupCheck.exitCode !== 0 ? p : undefined;
-        },
-        30_000,
-      );
-      expect(held.ready).to.equal(false);
+    walk.step('raft_state.json lost on ordinal 1 while Qdrant runs: the next upgrade is refused by pre-upgrade', STEP_MS, async () => {
+      fs.rmSync(path.join(await rel.pvFolder(1), 'raft_state.json'));
+      const r = await rel.upgrade(values('1.13.6'));
+      expect(r.code, r.output.slice(-2000)).to.not.equal(0);
+      expect(r.output).to.contain('pre-upgrade hooks failed');
+      expect(await rel.jobLog('pre-upgrade')).to.contain('missing-state');
     });
 
     walk.step(
-      'restore-volume --latest, run from outside with only the restore-volume Role: the worker restores, the pod restarts under its recorded id',
+      'restore-volume --latest --delete-running-pod, run from outside with only the restore-volume Role: the pod is held, the worker restores, the pod restarts under its recorded id',
       180_000,
       async () => {
         kc = await tokenKubectl(rel.cluster, rel.namespace, RESTORER);
         // The token can do nothing the Role does not grant.
         const secrets = await kc.run(['get', 'secrets', '-n', rel.namespace]);
         expect(secrets.code).to.not.equal(0);
+        const before = (await rel.pods()).find((p) => p.ordinal === 1)!;
+        // Qdrant still runs on the volume: restore-volume deletes just that pod, and its startup check holds the new one.
         const args = ['restore-volume', '--kubeconfig', kc.kubeconfig, '--namespace', rel.namespace, '--release', rel.release,
-          '--statefulset', rel.statefulset, '--ordinal', '1', '--latest', '--timeout-seconds', '120'];
+          '--statefulset', rel.statefulset, '--ordinal', '1', '--latest', '--delete-running-pod', '--timeout-seconds', '150'];
         const r = await run(process.execPath, [path.join(repoRoot, 'dist/qdrant-upgrade-guard.mjs'), ...args], { timeoutMs: 150_000 });
         expect(r.code, `${r.stdout}\n${r.stderr}`).to.equal(0);
-        expect(r.stdout).to.match(/restore-volume\.held/);
+        expect(r.stdout).to.match(/restore-volume\.held .*\n\s+held by the startup check/);
+        expect(r.stderr).to.contain(`deleting ${rel.statefulset}-1 so that its startup check holds the recreated pod`);
+        expect((await rel.pods()).find((p) => p.ordinal === 1)!.uid).to.not.equal(before.uid);
         expect(r.stdout).to.contain(`answers as peer ${ids.get(1)}`);
         expect(fs.existsSync(path.join(await rel.pvFolder(1), 'raft_state.json'))).to.equal(true);
         const pods = await rel.waitPodsReady(3, ':v1.13.5', 90_000);

@@ -159,6 +159,72 @@ describe('restore-volume: a lost raft state recovered in the cluster (API double
     expect(ran).to.deep.equal([]);
   });
 
+  /**
+   * The StatefulSet controller and the startup check together: a deleted pod comes back; when its volume has no
+   * raft_state.json the startup check holds it (Qdrant stays down), else Qdrant starts and the pod gets ready.
+   */
+  function controllerWithStartupCheck(lost: () => boolean): void {
+    const real = s.deps.kube.deletePod.bind(s.deps.kube);
+    s.deps.kube = Object.assign(Object.create(s.deps.kube), {
+      deletePod: async (name: string, grace: number) => {
+        const old = s.kube.double.get('pods', name)!;
+        const healthy = structuredClone(s.kube.double.get('pods', 'qdrant-0')!['status']);
+        await real(name, grace);
+        const ordinal = Number(name.split('-').pop());
+        const peer = s.qdrant.peers[ordinal]!;
+        await peer.stop();
+        if (lost()) fs.rmSync(path.join(peer.storageDir, 'raft_state.json'), { force: true });
+        s.kube.double.put('pods', {
+          ...old,
+          metadata: { ...old['metadata'], uid: `${old['metadata'].uid}-${Date.now()}`, resourceVersion: undefined },
+          status: { ...healthy, podIP: old['status'].podIP, podIPs: old['status'].podIPs, initContainerStatuses: [] },
+        });
+        if (!fs.existsSync(path.join(peer.storageDir, 'raft_state.json'))) holdByStartupCheck(name);
+        else await s.qdrant.restartPeer(ordinal);
+      },
+    });
+  }
+
+  it('--delete-running-pod: Qdrant still runs on a volume that lost its state; the recreated pod is held, restored, back as itself', async () => {
+    s = await startScenario({ peers: 3 });
+    expect((await runPreUpgrade(preUpgradeOptions({ targetVersion: '1.13.4' }), s.deps)).verdict).to.equal('pass');
+    const recordedId = parseRecord(s.kube.double.get('configmaps', 'qdrant-upgrade-guard')!['data']['record.json']).peers['2']!.peerId!;
+    let lost = true;
+    controllerWithStartupCheck(() => lost);
+    const ran = restoreWorkers();
+    const origOnPod = s.kube.double.onPodCreated!;
+    s.kube.double.onPodCreated = async (pod) => {
+      const out = await origOnPod(pod);
+      lost = false; // restored: the next restart finds the state
+      return out;
+    };
+    s.kube.double.rbac = roleOf('restore-volume');
+    const report = await runRestoreVolume(
+      { release: 'qdrant', statefulset: 'qdrant', ordinal: 2, latest: true, archiveLocation: 'storage', workerImage: 'guard:1', deleteRunningPod: true, timeoutSeconds: 30 },
+      s.deps,
+    );
+    expect(forbidden(s)).to.deep.equal([]);
+    expect(report.verdict, JSON.stringify(report.checks, null, 1)).to.equal('pass');
+    expect(report.checks.find((c) => c.id === 'restore-volume.held')!.observed).to.match(/held by the startup check/);
+    expect(report.checks.find((c) => c.id === 'restore-volume.peer')!.observed).to.contain(recordedId);
+    expect(ran).to.have.length(1);
+    expect(s.progress.some((l) => /deleting qdrant-2 so that its startup check holds the recreated pod/.test(l))).to.equal(true);
+  });
+
+  it('--delete-running-pod on a healthy peer: it comes back running, nothing is restored', async () => {
+    s = await startScenario({ peers: 1 });
+    expect((await runPreUpgrade(preUpgradeOptions({ targetVersion: '1.13.4' }), s.deps)).verdict).to.equal('pass');
+    controllerWithStartupCheck(() => false);
+    const ran = restoreWorkers();
+    const report = await runRestoreVolume(
+      { release: 'qdrant', statefulset: 'qdrant', ordinal: 0, latest: true, archiveLocation: 'storage', workerImage: 'guard:1', deleteRunningPod: true, timeoutSeconds: 20 },
+      s.deps,
+    );
+    expect(report.verdict).to.equal('refuse');
+    expect(report.checks.find((c) => c.id === 'restore-volume.held')!.observed).to.contain('passed its startup check and runs Qdrant again: its volume holds a valid raft state');
+    expect(ran).to.deep.equal([]);
+  });
+
   it('prints the exact command with the values filled in', () => {
     expect(restoreVolumeCommand({ namespace: 'db', release: 'r', statefulset: 'r-qdrant', ordinal: 2 })).to.equal(
       'qdrant-upgrade-guard restore-volume --namespace db --release r --statefulset r-qdrant --ordinal 2 --latest',
