@@ -21,6 +21,7 @@ export const PARITY_CASES: { name: string; options: RenderOptions }[] = [
   },
   { name: 'tls-p2p-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/tls-p2p-values.yaml'] } },
   { name: 'cluster mode off', options: { values: { config: { cluster: { enabled: false } } } } },
+  { name: 'security contexts set to false', options: { values: { podSecurityContext: false, containerSecurityContext: false } } },
   { name: 'tls-values.yaml', options: { files: ['test/fixtures/official-chart/test-values/tls-values.yaml'] } },
   { name: 'official keys away from their defaults', options: { files: ['test/chart/fixtures/official-parity/keys-values.yaml'] } },
   { name: 'the objects around Qdrant configured', options: { files: ['test/chart/fixtures/official-parity/objects-values.yaml'] } },
