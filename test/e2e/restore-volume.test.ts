@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import path from 'node:path';
 import { atTierEnd, sharedCluster } from './support/guard-cluster.js';
-import { repoRoot, run, testNamespace, waitFor } from './support/cluster.js';
+import { repoRoot, run, testNamespace } from './support/cluster.js';
 import { dumpOnFailure, Walk } from './support/guard-diagnostics.js';
 import { baseValues, GuardRelease, HELM_MAJORS, HELM_TIMEOUT_SECONDS, mergeValues, type HelmRun, type Values } from './support/guard-release.js';
 import { tokenKubectl, type TokenKubectl } from './support/guard-rbac.js';
