@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Proves the repository stands alone: copies every tracked file into an empty temporary directory (nothing beside
-# it, so no ../shared or any other neighbour), then runs there what a new user runs first: `make demo` and the unit
+# Proves the repository stands alone: copies the committed tree (HEAD) into an empty temporary directory (nothing
+# beside it, so no ../shared or any other neighbour), then runs there what a new user runs first: `make demo` and the unit
 # tier. node_modules is linked from this checkout (npm ci again would only be slow), and QDRANT_BIN_DIR is unset, so
 # an optional real-Qdrant input cannot leak in.
 #
@@ -18,8 +18,8 @@ trap 'rm -rf "$outer"' EXIT
 copy=$outer/qdrant-upgrade-guard
 mkdir "$copy"
 
-# Tracked files only, as a clone would have them (a file deleted in the work tree but not yet in git is skipped).
-git ls-files -z | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$copy"
+# The committed tree, as a clone would have it (work in progress in this checkout is not part of it).
+git archive --format=tar HEAD | tar -xf - -C "$copy"
 ln -s "$root/node_modules" "$copy/node_modules"
 
 beside=$(ls -A "$outer")
@@ -27,7 +27,7 @@ if [ "$beside" != "qdrant-upgrade-guard" ]; then
   echo "standalone: the copy is not alone in $outer: $beside" >&2
   exit 2
 fi
-echo "standalone: $(git ls-files | wc -l) tracked files copied to $copy (nothing beside it)"
+echo "standalone: $(git ls-tree -r --name-only HEAD | wc -l) files of $(git rev-parse --short HEAD) copied to $copy (nothing beside it)"
 
 passed=0
 failed=0
