@@ -1,5 +1,5 @@
 // End to end: the chart and its guard on a real control plane (test/cluster), driven by the real Helm 3 and Helm 4.
-// One 3-peer release per Helm major walks through the scenarios of issues 5 and 6 in order, each step starting from
+// One 3-peer release per Helm major walks through the scenarios below in order, each step starting from
 // the state the previous one left: install and helm test (1), a guarded staged upgrade (2) with the rollout order (8)
 // and Helm's wait on a partitioned StatefulSet (10), the hook's RBAC (7), the next upgrade after the hook patched
 // the partition (Helm 4 server-side apply), a lost raft_state.json refused, the pod stopped by the startup check
