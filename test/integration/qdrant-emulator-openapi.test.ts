@@ -113,12 +113,12 @@ describe('Qdrant emulator responses match the OpenAPI specs (docs/qdrant-facts.m
     }
   });
 
-  it('GET /cluster of a peer stuck in the #6229 replay loop (leader null, phantom peers)', async () => {
+  it('GET /cluster of a peer in the emulated metadata-loop fault (leader null, phantom peers)', async () => {
     const spec = loadSpec(path.join(specDir, 'openapi-1.13.5.json'));
     const p = await startPeer({ version: '1.13.4', host: '127.0.0.1', port: 0, p2pPort: 0, uri: 'http://qdrant-0.qdrant-headless:6335', resolve: {}, timing: { ...FAST, loopCap: 20 } });
     try {
       await p.waitFor('ready', () => p.status()?.ready === true);
-      await p.restart({ version: '1.13.5', deleteStateFile: true });
+      await p.restart({ version: '1.13.5', fault: 'metadata-loop' });
       const text = await body(p.url, '/cluster');
       expect(validateBody(spec, '/cluster', text)).to.deep.equal([]);
       expect(JSON.parse(text).result.raft_info.leader).to.equal(null);

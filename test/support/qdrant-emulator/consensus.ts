@@ -190,7 +190,7 @@ export async function tryJoin(peer: EmulatedPeer): Promise<void> {
     bootstrapNewCluster(peer);
     return;
   }
-  const res = await p2p<{ ok?: boolean; redirect?: string; leaderId?: string; term?: number; error?: string }>(peer, target,
+  const res = await p2p<{ ok?: boolean; redirect?: string; leaderId?: string; term?: number; error?: string; refused?: string }>(peer, target,
     '/p2p/join',
     { peerId: peer.id, uri: peer.selfUri, version: peer.cfg.version },
   );
@@ -201,6 +201,19 @@ export async function tryJoin(peer: EmulatedPeer): Promise<void> {
     peer.term = Math.max(peer.term, res.term ?? 0);
     resetElectionTimer(peer, true);
     peer.log.info(TARGET.consensus, `Joined the cluster through ${target} as peer ${peer.id}`);
+    reproposeCollections(peer);
+    return;
+  }
+  if (res?.refused && peer.joinRefusedAt === undefined) {
+    // Qdrant waits 10 s for its AddPeer to commit, which never happens, then panics (exit 101).
+    peer.joinRefusedAt = peer.clock.now();
+    peer.after(10_000, () => {
+      if (!peer.joining) return;
+      peer.panic(
+        'Can\'t initialize consensus: Failed to initialize Consensus for new Raft state: Failed to add peer to known: status: Internal, ' +
+          'message: "Failed to add peer: Service internal error: Waiting for consensus operation commit failed. Timeout set at: 10 seconds"',
+      );
+    });
     return;
   }
   if (res?.redirect) {
@@ -211,6 +224,19 @@ export async function tryJoin(peer: EmulatedPeer): Promise<void> {
     peer.lastJoinLog = peer.clock.now();
     peer.log.warn(TARGET.consensus, `Failed to join the cluster through ${target}: ${res?.error ?? 'no answer'}; retrying`);
   }
+}
+
+/** A peer that replayed a lost state proposes its collections again once it is in (the witnesses log the refusal). */
+function reproposeCollections(peer: EmulatedPeer): void {
+  for (const name of peer.reproposeOnJoin) {
+    const c = peer.collections.get(name);
+    if (!c) continue;
+    const hex = () => Math.floor(peer.clock.random() * 0x10000).toString(16).padStart(4, '0');
+    const uuid = `${hex()}${hex()}-${hex()}-4${hex().slice(1)}-8${hex().slice(1)}-${hex()}${hex()}${hex()}`;
+    peer.log.warn(TARGET.dispatcher, `Collection UUID ${uuid} explicitly specified, when proposing create collection ${name} operation, new random UUID will be generated instead`);
+    peer.propose({ type: 'CreateCollection', name, shardNumber: c.shardNumber, replicationFactor: c.replicationFactor, vectors: c.vectors });
+  }
+  peer.reproposeOnJoin = [];
 }
 
 export async function discoverLeader(peer: EmulatedPeer): Promise<void> {
@@ -284,6 +310,8 @@ export async function pullFromLeader(peer: EmulatedPeer): Promise<number> {
   }
   if (peer.role !== 'Follower') peer.role = 'Follower';
   peer.synced = true;
+  // The id of whoever answers at the leader's address (a lost seed comes back under a new one).
+  if (res.leaderId && res.leaderId !== peer.leaderId) peer.leaderId = res.leaderId;
   resetElectionTimer(peer, true);
   peer.consensusLastUpdate = new Date(peer.clock.now());
   if (res.snapshot) installSnapshot(peer, res.snapshot);
@@ -485,6 +513,13 @@ export function onJoin(peer: EmulatedPeer, req: JoinRequest): P2pAnswer {
     return send(503, { error: 'no leader known yet' });
   }
   const uri = normaliseUri(req.uri);
+  const holder = [...peer.addresses].find(([id, u]) => id !== req.peerId && u === uri && peer.voters.includes(id));
+  if (holder && versionAtLeast(peer.cfg.version, '1.16.0')) {
+    // 1.16 refuses a second id at a registered URI (the panic on the joiner follows, in tryJoin).
+    peer.log.warn(TARGET.consensus, `Rejected peer ${req.peerId} to join consensus, URI is already registered by peer ${holder[0]} (${uri})`);
+    peer.log.warn(TARGET.consensus, `peer URI ${uri} already used by peer ${holder[0]}, remove it first or use a different URI`);
+    return send(200, { refused: `URI ${uri} is already registered by peer ${holder[0]}` });
+  }
   if (peer.addresses.get(req.peerId) !== uri || !peer.voters.includes(req.peerId)) {
     appendLocal(peer, { type: 'AddPeer', peerId: req.peerId, uri });
   }
@@ -530,6 +565,8 @@ export function startConsensus(peer: EmulatedPeer): void {
   } else if (fresh) {
     peer.joining = true;
     peer.joinTarget ??= cfg.bootstrap;
+  } else if (peer.selfElect) {
+    becomeLeader(peer, false);
   } else {
     // --uri and --bootstrap are ignored once a state exists (docs/qdrant-facts.md#upgrade-rules), except that a changed own
     // address is announced to the cluster, and a new version is recorded in peer metadata.

@@ -128,4 +128,7 @@ export const TARGET = {
   actix: 'qdrant::actix',
   collection: 'collection::shards::replica_set',
   toc: 'storage::content_manager::toc',
+  consensusManager: 'storage::content_manager::consensus_manager',
+  dispatcher: 'storage::dispatcher',
+  startup: 'qdrant::startup',
 } as const;

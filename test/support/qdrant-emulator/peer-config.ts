@@ -64,6 +64,8 @@ export interface PeerConfig {
   clock?: EmulatorClock;
   /** The simulated p2p network; absent = JSON over HTTP between sockets. */
   network?: SimNetwork;
+  /** Called when the peer panics after start-up (the process wrapper exits with `code`, 101 as Qdrant's panics). */
+  onPanic?: (code: number) => void;
 }
 
 /** What tests and the cluster helper read without HTTP. */

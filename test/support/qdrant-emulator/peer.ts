@@ -78,6 +78,14 @@ export class EmulatedPeer {
   lastJoinLog = 0;
   outbox: ConsensusOp[] = [];
   selfUpdatesPending = false;
+  /** A lost state replayed without --bootstrap: the peer elects itself over the old log (replay-loop.ts). */
+  selfElect = false;
+  /** Collections a replaying peer proposes again once it has joined (Qdrant re-proposes them). */
+  reproposeOnJoin: string[] = [];
+  /** When a 1.16+ leader first refused our join because another id holds our URI. */
+  joinRefusedAt?: number;
+  /** Exit code once the peer panicked after start-up. */
+  panicked?: number;
 
   // faults
   fault: FaultSpec;
@@ -234,9 +242,6 @@ export class EmulatedPeer {
       this.applied = this.commit;
       this.collections = loadCollections(cfg.storageDir);
       if (!fs.existsSync(this.statePath)) this.persist(true);
-      if (replay.isLonePhantomHost(this) && walEntries.some((e) => e.op.type === 'UpdatePeerMetadata')) {
-        replay.startReplayLoop(this, walEntries, false);
-      }
       return;
     }
 
@@ -246,11 +251,16 @@ export class EmulatedPeer {
     this.vote = '0';
     this.commit = 0;
 
-    if (forcedLoss || (Wal.exists(cfg.storageDir) && !newIdentity)) {
-      // docs/incident-6229.md: a used volume without its state file: new id, old WAL replayed.
-      // A WAL dir in a framing we cannot read still counts as used; the old identity is invented.
+    if (forcedLoss) {
+      // The emulated metadata-loop fault: a used volume that never gets past the replay.
       this.persist(true);
       replay.startReplayLoop(this, walEntries, true);
+      return;
+    }
+    if (Wal.exists(cfg.storageDir) && !newIdentity) {
+      // docs/incident-6229.md: a used volume without its state file: a new id, the old log replayed.
+      this.persist(true);
+      replay.replayLostState(this, walEntries);
       return;
     }
     if (newIdentity) {
@@ -275,6 +285,15 @@ export class EmulatedPeer {
     this.timers.clear();
     await peerHttp.closeServers(this.servers);
     this.servers = [];
+  }
+
+  /** Qdrant's panic after start-up: the line, then the process ends (exit 101); storage stays as written. */
+  panic(message: string): void {
+    if (this.stopped) return;
+    this.log.error(TARGET.startup, `Panic occurred in file src/main.rs at line 455: ${message}`);
+    this.panicked = 101;
+    void this.stop();
+    this.cfg.onPanic?.(101);
   }
 
   get isStopped(): boolean {
@@ -425,7 +444,11 @@ export class EmulatedPeer {
         return;
       }
       case 'CreateCollection': {
-        if (this.collections.has(op.name)) return;
+        if (this.collections.has(op.name)) {
+          // A proposal made again by a peer that replayed its lost state (replay-loop.ts).
+          log.warn(TARGET.consensusManager, `Failed to apply collection meta operation entry with user error: Wrong input: Collection \`${op.name}\` already exists!`);
+          return;
+        }
         const c: CollectionState = {
           name: op.name,
           shardNumber: op.shardNumber,

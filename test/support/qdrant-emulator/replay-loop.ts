@@ -1,16 +1,84 @@
 /**
- * The #6229 replay loop (reference: https://github.com/qdrant/qdrant/issues/6229): a used volume
- * that lost raft_state.json mints a new id, replays the old consensus WAL, and logs
- * "Replaced metadata of peer X from V to V" every 20-50 ms for the old id, with no leader and
- * /readyz 503. The period comes from peer.clock, so a simulated test counts lines per virtual
- * second exactly.
+ * A used volume that lost raft_state.json (https://github.com/qdrant/qdrant/issues/6229), two ways:
+ *
+ * - replayLostState: what the real 1.13.5 and 1.16.3 binaries did when the emulator contract test
+ *   (test/real-qdrant/emulator-contract.test.ts) and the real-Qdrant tier ran it (docs/incident-6229.md,
+ *   test/fixtures/qdrant-logs/): `Initializing new raft state`, a new id, the collections loaded, the old
+ *   consensus log applied again with its `Failed to apply collection meta operation entry` warnings, the
+ *   old ids back at their old URIs (ours among them). Without --bootstrap the peer then elects itself
+ *   over that log (term 1, ready, the phantom old id still a voter); with it, it joins as a new peer,
+ *   which a 1.13 leader accepts (two ids at one URI) and a 1.16 leader refuses, after which the peer
+ *   panics (consensus.ts).
+ * - startReplayLoop: the EMULATED metadata-loop fault (QDRANT_EMULATOR_FAULT=metadata-loop), the log of
+ *   the original report: "Replaced metadata of peer X from V to V" every 20-50 ms, no leader, /readyz
+ *   503. The real binaries were not seen doing this on demand, so it is a fault a test asks for. The
+ *   period comes from peer.clock, so a simulated test counts lines per virtual second exactly.
  */
 import { TARGET } from './log.js';
 import type { EmulatedPeer } from './peer.js';
 import { lastOf } from './peer-storage.js';
+import { loadCollections, writeReplicaState } from './storage.js';
 import { mintPeerId } from './raft-state.js';
 import { peerMetadataDebug } from './version.js';
-import type { LogEntry } from './wal.js';
+import type { ConsensusOp, LogEntry } from './wal.js';
+
+export function replayLostState(peer: EmulatedPeer, walEntries: LogEntry[]): void {
+  const { cfg, log } = peer;
+  peer.collections = loadCollections(cfg.storageDir);
+  for (const name of peer.collections.keys()) log.info(TARGET.toc, `Loading collection: ${name}`);
+  peer.voters = [];
+  for (const e of walEntries) replayEntry(peer, e.op);
+  if (cfg.bootstrap) {
+    // It joins through the seed like a new peer; the cluster's log comes back from the leader.
+    peer.voters = [];
+    peer.entries = [];
+    peer.wal.rewrite([]);
+    peer.snapshot = { index: 0, term: 0 };
+    peer.commit = 0;
+    peer.applied = 0;
+    peer.joinTarget = cfg.bootstrap;
+    peer.reproposeOnJoin = [...peer.collections.keys()];
+  } else {
+    // Alone with the old log: it wins its own election at term 1; the old ids stay voters, so
+    // nothing new can commit ("silently stuck", docs/incident-6229.md).
+    if (!peer.voters.includes(peer.id)) peer.voters.push(peer.id);
+    peer.addresses.set(peer.id, peer.selfUri);
+    peer.firstVoter ??= peer.voters[0];
+    peer.entries = walEntries;
+    peer.snapshot = { index: 0, term: 0 };
+    peer.commit = lastOf(walEntries);
+    peer.applied = peer.commit;
+    peer.term = Math.max(1, ...walEntries.map((e) => e.term));
+    peer.vote = peer.id;
+    peer.selfElect = true;
+  }
+  peer.persist(true);
+}
+
+/** One old entry applied again on top of what the volume still holds, with Qdrant's complaints. */
+function replayEntry(peer: EmulatedPeer, op: ConsensusOp): void {
+  const { log } = peer;
+  const refused = (why: string) =>
+    log.warn(TARGET.consensusManager, `Failed to apply collection meta operation entry with user error: Wrong input: ${why}`);
+  switch (op.type) {
+    case 'CreateCollection':
+      if (peer.collections.has(op.name)) return refused(`Collection \`${op.name}\` already exists!`);
+      return peer.apply(op);
+    case 'SetReplica': {
+      const prev = peer.collections.get(op.collection)?.shards.get(op.shardId)?.get(op.peerId);
+      if (prev !== undefined) return refused(`Replica ${op.peerId} of shard ${op.shardId} has state Some(${prev}), but expected Some(Initializing)`);
+      const c = peer.collections.get(op.collection);
+      if (!c) return;
+      const replicas = c.shards.get(op.shardId) ?? new Map<string, string>();
+      c.shards.set(op.shardId, replicas);
+      replicas.set(op.peerId, op.state);
+      writeReplicaState(peer.cfg.storageDir, c, op.shardId, peer.id);
+      return;
+    }
+    default:
+      return peer.apply(op, false);
+  }
+}
 
 export function startReplayLoop(peer: EmulatedPeer, walEntries: LogEntry[], fresh: boolean): void {
   const { cfg, log } = peer;
@@ -58,11 +126,4 @@ export function startReplayLoop(peer: EmulatedPeer, walEntries: LogEntry[], fres
     peer.after(loopMinMs + peer.clock.random() * (loopMaxMs - loopMinMs), step);
   };
   peer.after(cfg.timing.loopMinMs, step);
-}
-
-/** All voters other than us share our own URI: we are alone with phantoms of ourselves (#6229). */
-export function isLonePhantomHost(peer: EmulatedPeer): boolean {
-  const mine = peer.addresses.get(peer.id) ?? peer.selfUri;
-  const others = peer.voters.filter((v) => v !== peer.id);
-  return others.length > 0 && others.every((v) => peer.addresses.get(v) === mine);
 }

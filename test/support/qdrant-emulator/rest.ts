@@ -159,8 +159,9 @@ function collectionCluster(peer: EmulatedPeer, name: string): Json {
   const local: Json[] = [];
   const remote: Json[] = [];
   for (const [shardId, replicas] of c.shards) {
+    const localId = c.localAs?.get(shardId);
     for (const [peerId, state] of replicas) {
-      if (peerId === peer.id) local.push({ shard_id: shardId, points_count: 0, state });
+      if (peerId === peer.id || peerId === localId) local.push({ shard_id: shardId, points_count: 0, state });
       else remote.push({ shard_id: shardId, peer_id: big(peerId), state });
     }
   }

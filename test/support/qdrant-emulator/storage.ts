@@ -16,6 +16,11 @@ export interface CollectionState {
   vectors: { size: number; distance: string };
   /** shard id -> (peer id -> replica state), insertion ordered. */
   shards: Map<number, Map<string, string>>;
+  /**
+   * shard id -> the peer id its local replica was written under (replica_state.json `this_peer_id`), when that
+   * differs from the running peer's id: after a lost raft state Qdrant still reports that replica as local.
+   */
+  localAs?: Map<number, string>;
 }
 
 export function collectionsDir(storageDir: string): string {
@@ -111,7 +116,13 @@ export function loadCollections(storageDir: string): Map<string, CollectionState
         try {
           const rs = parse(fs.readFileSync(path.join(dir, String(s), 'replica_state.json'), 'utf8')) as {
             peers?: Record<string, unknown>;
+            is_local?: boolean;
+            this_peer_id?: unknown;
           };
+          if (rs.is_local === true && isLosslessNumber(rs.this_peer_id)) {
+            c.localAs ??= new Map();
+            c.localAs.set(s, String(rs.this_peer_id));
+          }
           for (const [id, state] of Object.entries(rs.peers ?? {})) {
             if (typeof state === 'string') replicas.set(id, state);
             else if (isLosslessNumber(state)) replicas.set(id, String(state));

@@ -20,7 +20,8 @@ import { resolveQdrantBinary } from './binaries.js';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export const PORT_MIN = 30000;
-export const PORT_MAX = 30999;
+/** 30000-30999 for the real-Qdrant tests, 31000-31499 for the emulator contract test (emulator-contract.test.ts). */
+export const PORT_MAX = 31499;
 /** Ports per peer: http, grpc, p2p. Peers of one base use base + 10 * ordinal. */
 const PORTS_PER_PEER = 10;
 
