@@ -132,6 +132,8 @@ async function main(): Promise<void> {
       resolver: chainResolvers(resolveFile ? fileResolver(resolveFile) : undefined),
       log,
       timing,
+      // A panic after start-up ends the process as Qdrant's does (exit 101), so the kubelet restarts it.
+      onPanic: (code) => process.exit(code),
     });
   } catch (err) {
     log.error('qdrant', `Failed to start: ${(err as Error).message}`);
