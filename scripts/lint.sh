@@ -16,7 +16,8 @@
 #   helm-unittest       chart/tests/*_test.yaml through the unittest plugin of Helm 3 and of Helm 4
 #   chart README        chart/README.md equals what scripts/chart-readme.sh generates
 #   hadolint            Dockerfile (skipped, with a message, only while there is no Dockerfile)
-#   stands alone        no tracked file but .ci/run names the shelf beside CI's clone or its reference files
+#   stands alone        no tracked file but .ci/run names the shelf beside CI's clone or its reference files, and
+#                       none names an internal work item
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -68,7 +69,15 @@ standalone_refs_step() {
     echo "these tracked files point outside the repository: use test/fixtures/ and docs/ instead"
     return 1
   fi
-  echo "no tracked file points outside the repository"
+  # Nor at the project's own work items ("issue" and a small number): readers cannot look them up. Upstream issue
+  # numbers have four digits or more.
+  hits=$(git grep -n -i -E '\bissues? (and )?[0-9]{1,2}\b' -- . ':(exclude)test/fixtures')
+  if [ -n "$hits" ]; then
+    echo "$hits"
+    echo "these tracked files name internal work items: say what the code does instead"
+    return 1
+  fi
+  echo "no tracked file points outside the repository or at an internal work item"
 }
 need() { # tool... : fail with the fix when a tool is missing
   local t

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves the repository stands alone: copies the committed tree (HEAD) into an empty temporary directory (nothing
-# beside it, so no ../shared or any other neighbour), then runs there what a new user runs first: `make demo` and the unit
+# beside it, so nothing CI keeps next to its clone), then runs there what a new user runs first: `make demo` and the unit
 # tier. node_modules is linked from this checkout (npm ci again would only be slow), and QDRANT_BIN_DIR is unset, so
 # an optional real-Qdrant input cannot leak in.
 #
