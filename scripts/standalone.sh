@@ -21,6 +21,11 @@ mkdir "$copy"
 # The committed tree, as a clone would have it (work in progress in this checkout is not part of it).
 git archive --format=tar HEAD | tar -xf - -C "$copy"
 ln -s "$root/node_modules" "$copy/node_modules"
+# make's node_modules rule would run `npm ci` in the copy (git archive dates every file at the commit), and npm ci
+# empties node_modules through the link, i.e. this checkout's. So the copy's make gets its own stamp, newer than
+# package.json, and never installs.
+touch -d '2000-01-01T00:00:00Z' "$copy/package.json" "$copy/package-lock.json"
+touch "$copy/.standalone-node-stamp"
 
 beside=$(ls -A "$outer")
 if [ "$beside" != "qdrant-upgrade-guard" ]; then
@@ -33,7 +38,7 @@ passed=0
 failed=0
 
 echo "standalone: make demo"
-if (cd "$copy" && env -u QDRANT_BIN_DIR -u TEST_RESULTS_FILE make --no-print-directory demo >"$outer/demo.log" 2>&1); then
+if (cd "$copy" && env -u QDRANT_BIN_DIR -u TEST_RESULTS_FILE make --no-print-directory NODE_STAMP=.standalone-node-stamp demo >"$outer/demo.log" 2>&1); then
   passed=$((passed + 1))
   echo "PASS  make demo ($(grep -c '^\$ qdrant-upgrade-guard' "$outer/demo.log") commands)"
 else
@@ -56,6 +61,12 @@ else
   failed=$((failed + uf))
   echo "unit tier in the copy: $summary"
   [ "$uf" -eq 0 ] || grep -E '^\s+[0-9]+\) ' "$outer/unit.log" | head -n 20 | sed 's/^/      /'
+fi
+
+# The copy must have used this checkout's packages read-only.
+if [ ! -e "$root/node_modules/.package-lock.json" ]; then
+  failed=$((failed + 1))
+  echo "FAIL  $root/node_modules was changed by the run in the copy"
 fi
 
 echo "standalone: $passed passed, $failed failed"
