@@ -12,6 +12,7 @@ import { constants, promises as fs } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureDir } from '../storage/dirs.js';
 import { GUARD_DIR } from '../storage/inspect.js';
 
 export const LOCK_NAME = 'lock';
@@ -116,7 +117,7 @@ async function breakStale(file: string, staleText: string): Promise<boolean> {
 /** Takes the lock or says who holds it. Creates `.upgrade-guard/` if needed (errors from that are thrown). */
 export async function acquireStorageLock(storage: string, command: string): Promise<LockResult> {
   const file = lockPath(storage);
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o750 });
+  await ensureDir(path.dirname(file), 0o750);
   const procStart = await procStartOf(process.pid);
   const mine: LockInfo = {
     pid: process.pid,

@@ -6,7 +6,7 @@
  * Optionally extracts into a staging dir at the same time (restore's second pass).
  * A hostile or damaged archive is a refusal with a reason, not an exception.
  */
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, promises as fs, writeSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, openSync, promises as fs, writeSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Parser, type ReadEntry } from 'tar';
 import { infraError, usageError } from '../errors.js';
+import { ensureDirSync } from '../storage/dirs.js';
 import { STATE_JSON, STATE_LEGACY, WAL_DIR } from '../storage/inspect.js';
 import { decodeLegacyRaftState, parseRaftStateJson, type RaftState } from '../storage/raft-state.js';
 import { DEFAULT_MAX_STATE_BYTES } from '../storage/state-file.js';
@@ -198,7 +199,7 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
       dirSet.add(rel);
       if (root) {
         try {
-          mkdirSync(path.join(root, rel), { recursive: true, mode: 0o755 });
+          ensureDirSync(path.join(root, rel), 0o755);
         } catch (err) {
           stageFailed(`creating ${rel}/`, err);
         }
@@ -231,8 +232,9 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
         return;
       }
       try {
-        mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
-        fd = openSync(dest, 'wx', (entry.mode ?? 0o644) & 0o755);
+        ensureDirSync(path.dirname(dest), 0o755);
+        // Owner read/write always: a WAL file archived with mode 000 must still be readable by Qdrant (uid 1000).
+        fd = openSync(dest, 'wx', ((entry.mode ?? 0o644) & 0o755) | 0o600);
         openFds.add(fd);
       } catch (err) {
         stageFailed(`creating ${rel}`, err);

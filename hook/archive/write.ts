@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { Header, Pax } from 'tar';
 import { GuardError, infraError, wrapError } from '../errors.js';
+import { ensureDir } from '../storage/dirs.js';
 import { STATE_JSON, STATE_LEGACY, WAL_DIR, type StorageInspection } from '../storage/inspect.js';
 import { MANIFEST_FORMAT_VERSION, MANIFEST_NAME, MAX_MANIFEST_BYTES, type Manifest, type ManifestFile } from './manifest.js';
 import { archiveName, type PodIdentity } from './name.js';
@@ -307,7 +308,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 export async function ensureArchiveDir(dir: string): Promise<void> {
   try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o750 });
+    await ensureDir(dir, 0o750);
     const st = await fs.stat(dir);
     if (!st.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     await fs.access(dir, fsConstants.W_OK);

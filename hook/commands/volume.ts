@@ -4,7 +4,7 @@
  * The pre-upgrade coordinator runs it in worker pods and reads the compact summary from the termination
  * message (Kubernetes keeps at most 4096 bytes of it).
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { check, verdictOf, type Check, type Report } from '../report.js';
 import { infraError, usageError } from '../errors.js';
@@ -275,8 +275,14 @@ export function terminationSummary(report: Report | undefined, error?: { kind: s
 
 /**
  * Writes the summary where Kubernetes reads it. No mkdir: the kubelet provides the file's dir, and a recursive
- * mkdir under /proc never returns on Node 20. The caller turns a failure into a warning.
+ * mkdir under /proc never returns on Node 20. Opened non-blocking, so a FIFO nobody reads is an error (ENXIO),
+ * not a hang. The caller turns a failure into a warning.
  */
 export async function writeTerminationMessage(file: string, text: string): Promise<void> {
-  await fs.writeFile(file, text);
+  const fh = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NONBLOCK, 0o644);
+  try {
+    await fh.writeFile(text);
+  } finally {
+    await fh.close();
+  }
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { runCli, type CliContext } from '../../../hook/cli.js';
@@ -243,6 +244,19 @@ describe('CLI contract (README.md "CLI reference")', () => {
         expect(r.stdout).to.match(/^PASS/);
         expect(r.stderr).to.contain('warning: cannot write termination message /proc/nonexistent/x');
       }
+    });
+
+    it('a --termination-message-path that is a FIFO nobody reads, or an --archive-dir under /proc, fails fast', async function () {
+      this.timeout(10_000);
+      const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] });
+      const fifo = path.join(await tempDir(), 'fifo');
+      expect(spawnSync('mkfifo', [fifo]).status).to.equal(0);
+      const r = await cli(['volume', '--storage', storage, '--pod', 'qdrant-0', '--check-only', '--termination-message-path', fifo]);
+      expect(r.code).to.equal(0);
+      expect(r.stderr).to.contain('warning: cannot write termination message');
+      const p = await cli(['volume', '--storage', storage, '--pod', 'qdrant-0', '--from', '1.13.4', '--to', '1.13.5', '--archive-dir', '/proc/nonexistent/x']);
+      expect(p.code, p.stderr).to.equal(3);
+      expect(p.stderr).to.contain('archive directory /proc/nonexistent/x cannot be used');
     });
 
     for (const inside of ['collections_meta_wal', 'collections/books', '.', 'collections_meta_wal/../aliases']) {
