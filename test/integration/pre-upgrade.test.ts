@@ -98,6 +98,10 @@ describe('pre-upgrade (API double + Qdrant emulator)', function () {
     const refused = events(s).find((e) => e.reason === 'UpgradeRefused');
     expect(refused?.type).to.equal('Warning');
     expect(refused?.message).to.match(/qdrant-storage-qdrant-1/);
+    // The Event says it once: which check failed where and the runbook; the facts and steps stay in the report.
+    expect(refused?.message).to.equal(report.summary);
+    expect(refused?.message).to.contain('docs/runbooks.md#lost-or-corrupt-raft-state');
+    expect(refused?.message).not.to.contain('qdrant-upgrade-guard restore');
   });
 
   it('2. refuses a corrupt raft_state.json and names the key that is wrong', async () => {
