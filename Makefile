@@ -60,6 +60,7 @@ bench: install bundle cluster-build
 
 readme: $(NODE_STAMP)
 	scripts/chart-readme.sh
+	npx tsx scripts/check-table.ts
 
 cluster-build:
 	test/cluster/build.sh
