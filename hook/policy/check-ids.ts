@@ -5,7 +5,7 @@
  *
  * ADDING A CHECK IS ONE LINE in CHECK_CATALOGUE below:
  *   'area.name': entry(RUNBOOKS.someSection, 'What it checks, in one sentence.'),
- * then run `npx tsx scripts/check-table.ts` to regenerate the README's table (a unit test says when it is stale).
+ * then run `npx tsx scripts/check-table.ts` (or `make readme`) to regenerate the README's table (a unit test says when it is stale).
  * A named constant in CHECK_IDS is optional. CI jobs and dashboards match on these strings, so an id is never renamed; a new rule gets a new id.
  */
 import { RUNBOOKS, runbook, type RunbookAnchor } from './remedies.js';
