@@ -328,6 +328,79 @@ function cborToTree(value: unknown): unknown {
   return value;
 }
 
+/** serde_cbor's recursion limit, as serde_json's: Qdrant (<= 1.3) could not read a deeper legacy state. */
+const CBOR_DEPTH_LIMIT = 128;
+
+/**
+ * Walks the CBOR item structure without recursion and says when arrays/maps nest to the limit, before cbor-x
+ * (which recurses) sees the bytes: the verdict must not depend on the stack size. Malformed bytes are left to cbor-x.
+ */
+export function cborDepthProblem(bytes: Uint8Array): string | undefined {
+  /** Items still expected in each open container (Infinity: indefinite length, ended by a break). */
+  const open: number[] = [];
+  let i = 0;
+  const arg = (info: number): number | undefined => {
+    if (info < 24) return info;
+    const n = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+    if (n === 0 || i + n > bytes.length) return undefined;
+    let v = 0;
+    for (let k = 0; k < n; k++) v = v * 256 + bytes[i + k]!;
+    i += n;
+    return v;
+  };
+  const itemDone = () => {
+    while (open.length > 0) {
+      const top = open.length - 1;
+      if (open[top] === Infinity) return;
+      open[top]!--;
+      if (open[top]! > 0) return;
+      open.pop();
+    }
+  };
+  while (i < bytes.length) {
+    const b = bytes[i++]!;
+    const major = b >> 5;
+    const info = b & 31;
+    if (b === 0xff) {
+      if (open.length === 0 || open[open.length - 1] !== Infinity) return undefined;
+      open.pop();
+      itemDone();
+      if (open.length === 0) return undefined;
+      continue;
+    }
+    if (major === 6) {
+      if (arg(info) === undefined) return undefined;
+      continue; // a tag wraps the next item
+    }
+    if (major === 4 || major === 5) {
+      const n = info === 31 ? Infinity : arg(info);
+      if (n === undefined) return undefined;
+      const items = n === Infinity ? Infinity : major === 5 ? n * 2 : n;
+      if (items === 0) {
+        itemDone();
+      } else {
+        open.push(items);
+        if (open.length >= CBOR_DEPTH_LIMIT) return `nests arrays/maps ${CBOR_DEPTH_LIMIT} deep or more, beyond what serde_cbor reads`;
+      }
+    } else if (major === 2 || major === 3) {
+      if (info === 31) {
+        open.push(Infinity); // chunks until a break; not a nesting level serde counts, but it cannot hold containers
+        continue;
+      }
+      const n = arg(info);
+      if (n === undefined || i + n > bytes.length) return undefined;
+      i += n;
+      itemDone();
+    } else {
+      if (major === 7 && info >= 24 && info <= 27) i += info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : 8;
+      else if (major <= 1 && arg(info) === undefined) return undefined;
+      itemDone();
+    }
+    if (open.length === 0) return undefined;
+  }
+  return undefined;
+}
+
 export type LegacyOutcome =
   | { ok: true; state: RaftState }
   | { ok: false; decoded: true; errors: string[] }
@@ -343,6 +416,8 @@ export function decodeLegacyRaftState(bytes: Uint8Array): LegacyOutcome {
   if (bytes.length === 0 || Buffer.from(bytes).toString('latin1').trim() === '') {
     return { ok: false, decoded: false, problem: { code: 'empty', file, message: `is empty (${bytes.length} bytes)` } };
   }
+  const depth = cborDepthProblem(bytes);
+  if (depth) return { ok: false, decoded: false, problem: { code: 'legacy-undecodable', file, message: `${depth} (${bytes.length} bytes)` } };
   let value: unknown;
   try {
     value = new Decoder({ mapsAsObjects: true, useRecords: false }).decode(bytes);
@@ -354,7 +429,15 @@ export function decodeLegacyRaftState(bytes: Uint8Array): LegacyOutcome {
       problem: { code: 'legacy-undecodable', file, message: `is not decodable CBOR (${bytes.length} bytes): ${message}` },
     };
   }
-  const result = validateRaftState(cborToTree(value), 'cbor-legacy');
+  let tree: unknown;
+  try {
+    tree = cborToTree(value);
+  } catch (err) {
+    // Nesting deep enough to exhaust the stack: no raft state is shaped like that.
+    const message = err instanceof RangeError ? 'is nested too deeply to be a raft state' : `could not be read (${String(err)})`;
+    return { ok: false, decoded: false, problem: { code: 'legacy-undecodable', file, message: `${message} (${bytes.length} bytes)` } };
+  }
+  const result = validateRaftState(tree, 'cbor-legacy');
   if (!result.ok) return { ok: false, decoded: true, errors: result.errors };
   return result;
 }

@@ -191,6 +191,14 @@ describe('raft_state.json parsing (docs/qdrant-facts.md#raft-state-file)', () =>
       expect(r.ok).to.equal(false);
       expect(!r.ok && r.decoded).to.equal(true);
     });
+    it('refuses nesting serde_cbor would not read, whatever the stack size (checked before cbor-x recurses)', () => {
+      for (const n of [128, 20_000, 1_000_000]) {
+        const r = decodeLegacyRaftState(Buffer.concat([Buffer.alloc(n, 0x81), Buffer.from([0x01])]));
+        expect(!r.ok && !r.decoded && r.problem.message).to.contain('128 deep or more');
+      }
+      const r = decodeLegacyRaftState(Buffer.concat([Buffer.alloc(100, 0x81), Buffer.from([0x01])]));
+      expect(!r.ok && r.decoded).to.equal(true);
+    });
     it('refuses bytes that are not CBOR', () => {
       const r = decodeLegacyRaftState(Buffer.from([0x1c, 0xff, 0xff]));
       expect(!r.ok && !r.decoded && r.problem.code).to.equal('legacy-undecodable');
