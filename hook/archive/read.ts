@@ -221,7 +221,8 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
       return;
     }
     const hash = createHash('sha256');
-    const kept: Buffer[] = [];
+    // The entry's declared size is known (and bounded above): one buffer, never chunks plus their concatenation.
+    const kept = keep > 0 ? Buffer.allocUnsafe(entry.size) : undefined;
     let size = 0;
     let fd: number | undefined;
     if (root && rel !== MANIFEST_NAME) {
@@ -254,7 +255,7 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
         entry.on('data', (chunk: Buffer) => {
           hash.update(chunk);
           size += chunk.length;
-          if (keep > 0) kept.push(chunk);
+          if (kept && size <= kept.length) chunk.copy(kept, size - chunk.length);
           if (fd !== undefined) {
             try {
               writeFully(fd, chunk);
@@ -278,8 +279,9 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
             }
           }
           seen.set(rel, { path: rel, size, sha256: hash.digest('hex') });
-          if (rel === MANIFEST_NAME) manifestBytes = Buffer.concat(kept);
-          else if (keep > 0) stateFiles.set(rel, Buffer.concat(kept));
+          const whole = kept && size === kept.length ? kept : kept?.subarray(0, Math.min(size, kept.length));
+          if (rel === MANIFEST_NAME) manifestBytes = whole;
+          else if (whole) stateFiles.set(rel, whole);
           resolve();
         });
       }),

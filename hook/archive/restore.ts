@@ -298,7 +298,11 @@ async function restoreLocked(opts: RestoreOptions, storage: string, outcome: Res
     }
   }
 
-  // 4. Stage, then prove what is on disk is the archive.
+  // 4. Stage, then prove what is on disk is the archive. Staging dirs of earlier runs are leftovers of a crash:
+  // only the lock holder stages, and the lock is ours.
+  for (const name of await fs.readdir(guardDir).catch(() => [] as string[])) {
+    if (/^restore-.*\.staging$/.test(name)) await fs.rm(path.join(guardDir, name), { recursive: true, force: true }).catch(() => undefined);
+  }
   const stamp = formatTimestamp(opts.now);
   let staging: string;
   try {

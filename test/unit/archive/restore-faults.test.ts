@@ -277,14 +277,16 @@ describe('restore takes an exclusive lock on the storage dir', () => {
     expect(a.stdout).to.contain('pid 7 on qdrant-guard-worker-0');
   });
 
-  it('takes over a stale lock of a process that no longer exists on this host', async () => {
+  it('takes over a stale lock of a process that no longer exists on this host, and removes the staging dir it left', async () => {
     const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] });
     const a = await archiveOf(storage);
+    await fs.mkdir(path.join(storage, '.upgrade-guard', 'restore-20250321T100000Z-99999999-abcd.staging', 'collections_meta_wal'), { recursive: true });
     // A pid far above pid_max cannot be alive.
     await fs.writeFile(lockPath(storage), JSON.stringify({ pid: 99999999, host: os.hostname(), command: 'restore', startedAt: NOW.toISOString() }));
     const out = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody });
     expect(out.restored).to.equal(true);
     expect(out.checks.find((c) => c.id === 'restore.lock')!.observed).to.contain('stale lock of pid 99999999');
+    expect((await guardEntries(storage)).filter((n) => n.endsWith('.staging'))).to.deep.equal([]);
   });
 
   it('refuses a lock held on another host and says how to clear it', async () => {
