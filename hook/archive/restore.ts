@@ -169,7 +169,8 @@ async function identityEvidence(opts: RestoreOptions, storage: string, before: S
   }
   // The volume's own archives (written by `volume` on this volume) name its real peer even when its state is gone.
   const archivePath = path.resolve(opts.archive);
-  const dirs = [path.join(storage, GUARD_DIR), ...(opts.archiveDir ? [path.resolve(opts.archiveDir)] : [])];
+  // Another archive dir may hold every pod's archives (the snapshots volume): only with a known pod does it count.
+  const dirs = [path.join(storage, GUARD_DIR), ...(opts.archiveDir && pod ? [path.resolve(opts.archiveDir)] : [])];
   const own = (await Promise.all(dirs.map((d) => listArchives(d, pod).catch(() => [])))).flat()
     .filter((a) => path.resolve(a.path) !== archivePath)
     .sort((a, b) => (a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : 0));

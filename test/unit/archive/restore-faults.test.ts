@@ -337,6 +337,22 @@ describe('restore refuses to give a volume another peer\'s identity', () => {
     expect(c.observed).to.contain('http://qdrant-0.qdrant-headless:6335/');
   });
 
+  it('looks for own archives in --archive-dir only when the pod is known (that dir may hold every pod\'s archives)', async () => {
+    const snapshots = await tempDir();
+    const storage = await makeStorage({ stateFixture: THREE_PEER_1, wal: [100] });
+    await archiveOf(storage, 'qdrant-1', snapshots);
+    await fs.rm(path.join(storage, 'raft_state.json'));
+    const foreign = await archiveOf(await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] }), 'qdrant-1', await tempDir());
+    const withPod = await restoreArchive({ archive: foreign.path, storage, now: LATER, detector: nobody, pod: 'qdrant-1', archiveDir: snapshots });
+    const c = withPod.checks.find((x) => x.id === 'restore.identity')!;
+    expect(c.status).to.equal('fail');
+    expect(c.observed).to.contain(`is peer ${PEER1}; the archive to restore is peer ${PEER0}`);
+    const withoutPod = await restoreArchive({ archive: foreign.path, storage, now: LATER, detector: nobody, archiveDir: snapshots });
+    const d = withoutPod.checks.find((x) => x.id === 'restore.identity')!;
+    expect(d.status).to.equal('pass');
+    expect(d.observed).to.contain('no --pod or POD_NAME');
+  });
+
   it('--allow-peer-change overrides and says so', async () => {
     const storage = await lostStateVolume1();
     const a = await archiveOf(await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] }), 'qdrant-0');
