@@ -335,7 +335,7 @@ export const restoreVolumeCommand = defineCommand({
     clusterOptions(y)
       .option('ordinal', { type: 'number', demandOption: true, describe: 'Ordinal of the peer whose volume to restore' })
       .option('archive', { type: 'string', describe: 'Archive file name (raft-<sts>-<ordinal>-...tar.gz) on the volume' })
-      .option('latest', { type: 'boolean', default: false, describe: 'The archive the record names for this ordinal (taken before the last upgrade)' })
+      .option('latest', { type: 'boolean', default: false, describe: 'The newest archive of this ordinal on the volume whose checksums hold' })
       .option('archive-location', { choices: ['storage', 'snapshots'] as const, default: 'storage' as const, describe: 'Where the archives are (upgradeGuard.archive.location)' })
       .option('worker-image', { type: 'string', describe: 'Image of the worker pod (default: the startup check\'s image)' })
       .option('allow-peer-change', { type: 'boolean', default: false, describe: 'Restore over a valid state of another peer' })
@@ -386,8 +386,41 @@ export const diagnoseLogsCommand = defineCommand({
   },
 });
 
+/** Inside restore-volume's worker pod (not for operators): pick the archive, restore it, report in the termination message. */
+export const restoreVolumeWorkerCommand = defineCommand({
+  command: 'restore-volume-worker',
+  describe: false as unknown as string,
+  builder: (y) =>
+    y
+      .option('storage', { type: 'string', demandOption: true })
+      .option('archive-dir', { type: 'string', demandOption: true })
+      .option('pod', { type: 'string', demandOption: true })
+      .option('archive', { type: 'string' })
+      .option('allow-peer-change', { type: 'boolean', default: false })
+      .option('termination-message-path', { type: 'string' }),
+  run: async (a) => {
+    const { runRestoreVolumeWorker } = await import('./commands/restore-volume.js');
+    return runRestoreVolumeWorker({
+      storage: a.storage as string,
+      archiveDir: a.archiveDir as string,
+      pod: a.pod as string,
+      ...(str(a.archive) ? { archive: a.archive as string } : {}),
+      allowPeerChange: a.allowPeerChange === true,
+    });
+  },
+  after: async (a, ctx, outcome) => {
+    const file = str(a.terminationMessagePath);
+    if (!file) return;
+    const { workerSummary } = await import('./commands/restore-volume.js');
+    const { writeTerminationMessage } = await import('./commands/volume.js');
+    await writeTerminationMessage(file, workerSummary(outcome.report, outcome.error)).catch((err: Error) =>
+      ctx.stderr(`warning: cannot write termination message ${file}: ${err.message}\n`),
+    );
+  },
+});
+
 /** The commands whose refusal can stand between an operator and an urgent change. */
-const GUARDING = new Set(['volume', 'pre-upgrade', 'post-upgrade', 'verify', 'restore-volume']);
+const GUARDING = new Set(['volume', 'pre-upgrade', 'post-upgrade', 'verify', 'restore-volume', 'restore-volume-worker']);
 
 /** Printed (stderr) after every refusal or failure of those: the way out when the guard itself is wrong, and its cost. */
 export const EMERGENCY_EXIT =
@@ -407,6 +440,7 @@ export const COMMANDS: CommandSpec[] = [
   verifyCommand,
   restoreVolumeCommand,
   diagnoseLogsCommand,
+  restoreVolumeWorkerCommand,
 ];
 
 function renderError(err: GuardError, output: OutputFormat, command: string, ctx: CliContext): void {

@@ -16,7 +16,13 @@
  * next to the held pod) with `restore`, so every check restore has runs on the volume itself; deletes the held pod
  * so it restarts at once with its state back; and waits for the peer to answer under its recorded peer id.
  */
+import path from 'node:path';
+import { parse as parseLossless } from 'lossless-json';
 import { check, verdictOf, type Check, type Report } from '../report.js';
+import { listArchives } from '../archive/list.js';
+import { podIdentity } from '../archive/name.js';
+import { scanArchive } from '../archive/read.js';
+import { runRestore } from './restore.js';
 import { usageError } from '../errors.js';
 import { parseRecord, type GuardRecord } from '../policy/record.js';
 import { pvcName, type PodSnapshot, type WorkerPodSpec } from '../kube/types.js';
@@ -28,7 +34,7 @@ export interface RestoreVolumeOptions extends ClusterTarget {
   ordinal: number;
   /** Archive file name (raft-<sts>-<ordinal>-...tar.gz); exclusive with latest. */
   archive?: string;
-  /** The archive the record names for this ordinal: the one taken before the last upgrade. */
+  /** The newest archive of this ordinal on the volume whose checksums hold (the worker picks it). */
   latest?: boolean;
   /** Where the archives are: the storage volume (default) or the snapshots volume. */
   archiveLocation: 'storage' | 'snapshots';
@@ -65,7 +71,8 @@ export async function runRestoreVolume(opts: RestoreVolumeOptions, deps: Cluster
   const subject = `pod/${podName}`;
   const again = restoreVolumeCommand({ namespace: kube.namespace, ...opts });
   const finish = (summaryPass: string): Report => {
-    const verdict = verdictOf(checks, checks.some((c) => c.id === 'restore-volume.worker' && c.status !== 'pass' && c.status !== 'skip') ? 'fail' : 'refuse');
+    // Refused: nothing was touched. Failed: the worker ran, so the volume may have changed.
+    const verdict = verdictOf(checks, checks.some((c) => c.id === 'restore-volume.worker') ? 'fail' : 'refuse');
     const failed = checks.find((c) => c.status === 'fail');
     return {
       schemaVersion: 1,
@@ -81,14 +88,8 @@ export async function runRestoreVolume(opts: RestoreVolumeOptions, deps: Cluster
   const record = parseRecordOrUndefined(await kube.readRecord(recordName(opts.release)));
   const recorded = record?.peers[String(opts.ordinal)];
 
-  // 1. Which archive.
-  const archive = opts.archive ?? recorded?.archive;
-  if (!archive) {
-    checks.push(check('restore-volume.archive', 'fail', subject, record ? `the record ${recordName(opts.release)} names no archive for ordinal ${opts.ordinal}` : `there is no record ${recordName(opts.release)}`,
-      'an archive to restore', `Name the archive: ${restoreVolumeCommand({ ...opts, archive: `raft-${opts.statefulset}-${opts.ordinal}-<from>-to-<to>-<time>.tar.gz` })} (docs/runbooks.md#restore-an-archive lists them).`));
-    return finish('');
-  }
-  checks.push(check('restore-volume.archive', 'pass', subject, `${archive}${opts.latest ? ' (named by the record for this ordinal)' : ''}`, 'an archive to restore'));
+  // 1. Which archive: the one named, or (--latest) the newest verified archive of this ordinal on the volume, which
+  // only the worker can see. Not the record's: a refused pre-upgrade rewrites the record without the archive.
 
   // 2. No Qdrant container on the volume.
   const pods = podsOf(sts, await kube.listPods(sts.selector));
@@ -114,27 +115,41 @@ export async function runRestoreVolume(opts: RestoreVolumeOptions, deps: Cluster
   const image = opts.workerImage ?? sts.guardImage;
   if (!image) throw usageError(`StatefulSet ${sts.name} has no startup-check container to take the guard image from: pass --worker-image`);
   const snapshotsPvc = opts.archiveLocation === 'snapshots' ? pvcName(SNAPSHOTS_CLAIM, sts.name, opts.ordinal) : undefined;
-  const archivePath = `${ARCHIVE_DIRS[opts.archiveLocation]}/${archive}`;
   const spec: WorkerPodSpec = {
     name: `${sts.name}-guard-restore-${opts.ordinal}`,
     image,
     command: ['qdrant-upgrade-guard'],
-    args: ['restore', '--archive', archivePath, '--storage', STORAGE, ...(opts.allowPeerChange ? ['--allow-peer-change'] : [])],
+    args: [
+      WORKER_COMMAND, '--storage', STORAGE, '--archive-dir', ARCHIVE_DIRS[opts.archiveLocation], '--pod', podName,
+      ...(opts.archive ? ['--archive', opts.archive] : []),
+      ...(opts.allowPeerChange ? ['--allow-peer-change'] : []),
+      '--termination-message-path', '/dev/termination-log',
+    ],
     storagePvc: pvcName(STORAGE_CLAIM, sts.name, opts.ordinal),
     ...(snapshotsPvc ? { snapshotsPvc } : {}),
     ...(pod ? { colocateWith: podName } : {}),
     placement: sts.podSpec,
     labels: { 'app.kubernetes.io/instance': opts.release },
   };
-  progress.say(`restoring ${archive} onto pvc/${spec.storagePvc} with worker ${spec.name}`);
+  const wanted = opts.archive ?? `the newest verified archive of ${podName}${recorded?.archive ? ` (the record names ${recorded.archive})` : ''}`;
+  progress.say(`restoring ${wanted} onto pvc/${spec.storagePvc} with worker ${spec.name}`);
   const [result] = await kube.runWorkerPods([spec], { deadlineMs: deadline });
-  if (!result || result.phase !== 'Succeeded') {
-    checks.push(check('restore-volume.worker', 'fail', `pvc/${spec.storagePvc}`,
-      `worker ${result?.podName ?? spec.name} ${result?.phase ?? 'gave no result'}: ${result?.reason ?? ''}${result?.terminationMessage ? `: ${result.terminationMessage.trim().split('\n').slice(-6).join(' | ')}` : ''}`,
-      'restore passes every check and reads back as the archived peer',
-      `Read the worker's output above; nothing on the volume changed unless restore.applied failed. Fix the cause, then run ${again} (docs/runbooks.md#restore-an-archive).`));
+  const summary = parseWorkerSummary(result?.terminationMessage);
+  if (summary?.archive) checks.push(check('restore-volume.archive', 'pass', subject, `${summary.archive}${opts.archive ? '' : ' (the newest verified archive of this ordinal on the volume)'}`, 'an archive to restore'));
+  else if (summary?.verdict === 'refuse' && !summary.archive) {
+    checks.push(check('restore-volume.archive', 'fail', subject, summary.summary, 'an archive to restore',
+      `List the volume's archives (docs/runbooks.md#list-and-check-archives), then name one: ${restoreVolumeCommand({ namespace: kube.namespace, ...opts, archive: `raft-${opts.statefulset}-${opts.ordinal}-<from>-to-<to>-<time>.tar.gz` })}.`));
     return finish('');
   }
+  if (!result || result.phase !== 'Succeeded') {
+    const why = summary?.summary ?? (result?.terminationMessage ? result.terminationMessage.trim().split('\n').slice(-6).join(' | ') : '');
+    checks.push(check('restore-volume.worker', 'fail', `pvc/${spec.storagePvc}`,
+      `worker ${result?.podName ?? spec.name} ${result?.phase ?? 'gave no result'}: ${result?.reason ?? ''}${why ? `: ${why}` : ''}`,
+      'restore passes every check and reads back as the archived peer',
+      `Nothing on the volume changed unless restore.applied failed. Fix the cause, then run ${again} (docs/runbooks.md#restore-an-archive).`));
+    return finish('');
+  }
+  const archive = summary?.archive ?? opts.archive ?? '(archive not reported)';
   checks.push(check('restore-volume.worker', 'pass', `pvc/${spec.storagePvc}`, `worker ${result.podName} restored ${archive}`, 'restore passes every check'));
 
   // 4. Bring the peer back and check who answers.
@@ -166,6 +181,80 @@ export async function runRestoreVolume(opts: RestoreVolumeOptions, deps: Cluster
       `From a laptop the pod IP may not be reachable: run helm test ${opts.release} (it verifies every peer from inside the cluster).`));
   }
   return finish(`restored ${archive} onto pvc/${spec.storagePvc}; ${podName} is back as peer ${expectId ?? '(unrecorded)'}`);
+}
+
+/** The worker command restore-volume runs in its pod (the same image). */
+export const WORKER_COMMAND = 'restore-volume-worker';
+
+export interface RestoreVolumeWorkerOptions {
+  storage: string;
+  archiveDir: string;
+  /** `<statefulset>-<ordinal>`: whose archives --latest picks from. */
+  pod: string;
+  archive?: string;
+  allowPeerChange?: boolean;
+}
+
+/**
+ * Inside the worker pod: picks the archive (the one named, or the newest of this pod whose checksums hold), then
+ * runs `restore` with every check it has. The report carries the archive name for the termination message.
+ */
+export async function runRestoreVolumeWorker(opts: RestoreVolumeWorkerOptions): Promise<Report> {
+  let file: string | undefined;
+  const skipped: string[] = [];
+  if (opts.archive) {
+    if (opts.archive.includes('/') || !ARCHIVE_NAME.test(opts.archive)) throw usageError(`--archive takes an archive file name, got ${opts.archive}`);
+    file = path.join(opts.archiveDir, opts.archive);
+  } else {
+    for (const a of await listArchives(opts.archiveDir, podIdentity(opts.pod))) {
+      if ((await scanArchive(a.path)).ok) {
+        file = a.path;
+        break;
+      }
+      skipped.push(a.name);
+    }
+  }
+  if (!file) {
+    const observed = `no archive of ${opts.pod} in ${opts.archiveDir}${skipped.length ? ` passes its checksums (${skipped.join(', ')})` : ''}`;
+    return {
+      schemaVersion: 1,
+      command: WORKER_COMMAND,
+      verdict: 'refuse',
+      summary: observed,
+      checks: [check('restore-volume.archive', 'fail', opts.pod, observed, 'an intact archive of this pod', 'docs/runbooks.md#no-archive-to-restore')],
+    };
+  }
+  const restored = await runRestore({ archive: file, storage: opts.storage, ...(opts.allowPeerChange ? { allowPeerChange: true } : {}) });
+  const name = path.basename(file);
+  return {
+    ...restored,
+    command: WORKER_COMMAND,
+    checks: [check('restore-volume.archive', 'pass', opts.pod, `${name}${skipped.length ? ` (newer ones failed their checksums: ${skipped.join(', ')})` : ''}`, 'an intact archive of this pod'), ...restored.checks],
+    details: { ...(restored.details ?? {}), archiveName: name },
+  };
+}
+
+/** The worker's termination message: compact JSON, under Kubernetes' 4 KiB. */
+export function workerSummary(report: Report | undefined, error?: { message: string }): string {
+  const archive = report?.details?.['archiveName'];
+  const out = {
+    verdict: report?.verdict ?? 'error',
+    ...(typeof archive === 'string' ? { archive } : {}),
+    summary: (report?.summary ?? error?.message ?? '').slice(0, 3000),
+  };
+  return JSON.stringify(out);
+}
+
+function parseWorkerSummary(text: string | undefined): { verdict: string; archive?: string; summary: string } | undefined {
+  if (!text || !text.trim().startsWith('{')) return undefined;
+  try {
+    // Lossless: a summary may quote a peer id; nothing here is read as a number.
+    const v = parseLossless(text) as { verdict?: unknown; archive?: unknown; summary?: unknown };
+    if (typeof v.verdict !== 'string') return undefined;
+    return { verdict: v.verdict, ...(typeof v.archive === 'string' ? { archive: v.archive } : {}), summary: typeof v.summary === 'string' ? v.summary : '' };
+  } catch {
+    return undefined;
+  }
 }
 
 /** After deleting a running pod: its successor held by the startup check, or running Qdrant again, or the deadline. */

@@ -10,8 +10,7 @@ import { rulesOf, type GuardCommand } from '../../hook/kube/permissions.js';
 import { runPreUpgrade } from '../../hook/commands/pre-upgrade.js';
 import { runPostUpgrade } from '../../hook/commands/post-upgrade.js';
 import { runVerify } from '../../hook/commands/verify.js';
-import { runRestoreVolume, restoreVolumeCommand } from '../../hook/commands/restore-volume.js';
-import { runRestore } from '../../hook/commands/restore.js';
+import { runRestoreVolume, runRestoreVolumeWorker, restoreVolumeCommand, workerSummary } from '../../hook/commands/restore-volume.js';
 import { parseRecord } from '../../hook/policy/record.js';
 import type { Report } from '../../hook/report.js';
 import { postUpgradeOptions, preUpgradeOptions, startScenario, type Scenario } from '../support/guard-scenario.js';
@@ -75,7 +74,7 @@ describe('restore-volume: a lost raft state recovered in the cluster (API double
     });
   }
 
-  /** The worker pod: runs the real `restore` on the peer's storage folder, as the kubelet would in the pod. */
+  /** The worker pod: runs the real worker command on the peer's storage folder, as the kubelet would in the pod. */
   function restoreWorkers(): string[] {
     const ran: string[] = [];
     s.kube.double.onPodCreated = async (pod) => {
@@ -83,10 +82,12 @@ describe('restore-volume: a lost raft state recovered in the cluster (API double
       const pvc: string = pod['spec'].volumes.find((v: { name: string }) => v.name === 'storage').persistentVolumeClaim.claimName;
       const ordinal = Number(pvc.split('-').pop());
       const storage = s.qdrant.peers[ordinal]!.storageDir;
-      const archive = args[args.indexOf('--archive') + 1]!.replace('/qdrant/storage', storage);
+      const flag = (f: string) => (args.includes(f) ? args[args.indexOf(f) + 1]!.replace('/qdrant/storage', storage) : undefined);
       ran.push(`${pod['metadata'].name}: ${args.join(' ')}`);
-      const report = await runRestore({ archive, storage });
-      return { exitCode: report.verdict === 'pass' ? 0 : 1, terminationMessage: report.verdict === 'pass' ? '' : report.summary };
+      expect(args[0]).to.equal('restore-volume-worker');
+      const archive = flag('--archive');
+      const report = await runRestoreVolumeWorker({ storage: flag('--storage')!, archiveDir: flag('--archive-dir')!, pod: flag('--pod')!, ...(archive ? { archive } : {}) });
+      return { exitCode: report.verdict === 'pass' ? 0 : 1, terminationMessage: workerSummary(report) };
     };
     return ran;
   }
@@ -133,11 +134,13 @@ describe('restore-volume: a lost raft state recovered in the cluster (API double
     expect(forbidden(s)).to.deep.equal([]);
     expect(report.verdict, JSON.stringify(report.checks, null, 1)).to.equal('pass');
     expect(report.checks.map((c) => `${c.id} ${c.status}`)).to.deep.equal([
-      'restore-volume.archive pass', 'restore-volume.held pass', 'restore-volume.worker pass', 'restore-volume.peer pass',
+      'restore-volume.held pass', 'restore-volume.archive pass', 'restore-volume.worker pass', 'restore-volume.peer pass',
     ]);
     expect(ran).to.have.length(1);
-    expect(ran[0]).to.contain(`restore --archive /qdrant/storage/.upgrade-guard/${record.peers['1']!.archive}`);
-    expect(report.checks[3]!.observed).to.contain(recordedId);
+    expect(ran[0]).to.contain('restore-volume-worker --storage /qdrant/storage --archive-dir /qdrant/storage/.upgrade-guard --pod qdrant-1 --termination-message-path /dev/termination-log');
+    const byId = (id: string) => report.checks.find((c) => c.id === id)!;
+    expect(byId('restore-volume.archive').observed).to.equal(`${record.peers['1']!.archive} (the newest verified archive of this ordinal on the volume)`);
+    expect(byId('restore-volume.peer').observed).to.contain(recordedId);
     expect(fs.existsSync(path.join(peer1.storageDir, 'raft_state.json'))).to.equal(true);
     // The worker pod is gone again.
     expect(s.kube.double.list('pods').map((p) => p['metadata'].name).filter((n: string) => n.includes('guard-restore'))).to.deep.equal([]);
