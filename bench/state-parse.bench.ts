@@ -3,11 +3,12 @@
  * (GNU time) and its ratio to the input, for
  *   - a 64 MiB raft_state.json (the largest the guard reads): a 64 MiB cluster_metadata value, and ~64 MiB of peers;
  *   - a 30 MB cluster_metadata value (Qdrant accepts it, and users can set one through its API);
+ *   - the 64 MiB state archived by `volume` and put back by `restore`;
  *   - a 1 MiB gzip bomb (1 GiB of zeros, wrong checksum) given to `restore`.
  * Target: peak RSS <= 3x the file size + 100 MiB; the 30 MB case under 256 MiB, the container limit the README
  * recommends for upgradeGuard.resources. The bundle is built fresh into a temp dir, so the figures are of this source.
  */
-import { mkdtempSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -92,6 +93,16 @@ for (const [name, text] of cases) {
   const limit = name.startsWith('30 MB') ? Math.min(256, target(bytes)) : target(bytes);
   run(`volume --check-only: ${name}`, bytes, ['volume', '--check-only', '--storage', dir, '--pod', 'qdrant-0'], limit);
   run(`inspect: ${name}`, bytes, ['inspect', '--storage', dir], limit);
+}
+
+// The largest state through the archive path: archived by `volume`, the state lost, restored by `restore`.
+{
+  const dir = storageWith('archive-64', metadataState(64 * MiB - 64));
+  const bytes = statSync(path.join(dir, 'raft_state.json')).size;
+  run('volume (archiving): 64 MiB state', bytes, ['volume', '--storage', dir, '--pod', 'qdrant-0', '--from', '1.13.4', '--to', '1.13.5'], target(bytes));
+  const archive = readdirSync(path.join(dir, '.upgrade-guard')).find((n) => n.endsWith('.tar.gz'))!;
+  rmSync(path.join(dir, 'raft_state.json'));
+  run('restore: 64 MiB state onto its lost-state volume', bytes, ['restore', '--archive', path.join(dir, '.upgrade-guard', archive), '--storage', dir, '--pod', 'qdrant-0'], target(bytes));
 }
 
 // The gzip bomb: 1 GiB of zeros behind a tar header, the gzip checksum broken.

@@ -458,6 +458,13 @@ export function pendingEntries(s: RaftState): string {
   return (n > 0n ? n : 0n).toString();
 }
 
+/** Peer id -> version, built in one pass (a state may name very many peers). */
+function versionsOf(m: Record<string, { version: string }>): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  for (const id in m) out[id] = m[id]!.version;
+  return out;
+}
+
 export function summarize(s: RaftState): StateSummary {
   return {
     format: s.format,
@@ -469,9 +476,7 @@ export function summarize(s: RaftState): StateSummary {
     learners: s.confState.learners,
     ...(s.firstVoter !== undefined ? { firstVoter: s.firstVoter } : {}),
     peers: s.peerAddressById,
-    ...(s.peerMetadataById
-      ? { peerVersions: Object.fromEntries(Object.entries(s.peerMetadataById).map(([id, m]) => [id, m.version])) }
-      : {}),
+    ...(s.peerMetadataById ? { peerVersions: versionsOf(s.peerMetadataById) } : {}),
     formatHint: formatHint(s),
   };
 }

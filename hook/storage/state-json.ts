@@ -560,6 +560,8 @@ const U64_TEXT = 'an unsigned 64-bit integer (JSON number)';
 export function deserializeStateJson(bytes: Uint8Array): StateJsonOutcome {
   const r = new Reader(bytes);
   const unknown: string[] = [];
+  const versions = new Map<string, string>();
+  const metas = new Map<string, { version: string }>();
   let fields: Map<string, unknown> | undefined;
   try {
     const hard = (p: string) =>
@@ -672,17 +674,27 @@ export function deserializeStateJson(bytes: Uint8Array): StateJsonOutcome {
                   read: (v) => {
                     const text = r.str(v);
                     if (text === undefined) return undefined;
+                    // Every peer usually has one of a few versions: keep one string (and one verdict) per distinct text.
+                    const known = versions.get(text);
+                    if (known) return known;
                     const problem = semverProblem(text);
                     if (problem) {
                       r.errors.push(`${v}: expected a semantic version (semver::Version), found string ${quoteShort(text, false)}: ${problem}`);
                       return undefined;
                     }
+                    if (versions.size < 1000) versions.set(text, text);
                     return text;
                   },
                 },
               ]);
               const version = s?.get('version') as string | undefined;
-              return version === undefined ? undefined : { version };
+              if (version === undefined) return undefined;
+              let meta = metas.get(version);
+              if (!meta) {
+                meta = Object.freeze({ version });
+                if (metas.size < 1000) metas.set(version, meta);
+              }
+              return meta;
             }),
         },
         { name: 'cluster_metadata', required: false, expected: 'an object', read: (p) => r.valueMap(p) },
