@@ -25,10 +25,11 @@ describe('real Qdrant 1.13.4 -> 1.13.5, three peers, qdrant-1 loses its raft sta
   let oldId: string;
   let newId: string;
   let archive: string;
-  const t0 = Date.now();
+  let t0 = 0;
 
   before(async function () {
     requireQdrantVersions(this, ['1.13.4', '1.13.5']);
+    t0 = Date.now();
     c = new RealQdrantCluster({ size: 3, version: '1.13.4', portBase: 30200 });
     await c.start();
     await c.createCollection('c1', { shards: 3, replicas: 2 });
