@@ -148,12 +148,14 @@ export const restoreCommand = defineCommand({
   run: async (a, ctx) => {
     const { runRestore } = await import('./commands/restore.js');
     const pod = str(a.pod) ?? str(ctx.env.POD_NAME);
+    const maxStateBytes = wholeNumber(a.maxStateBytes, '--max-state-bytes', 4096, MAX_STATE_BYTES_CEILING);
     return runRestore({
       archive: a.archive as string,
       storage: a.storage as string,
       allowPeerChange: a.allowPeerChange === true,
       ...(pod ? { pod } : {}),
       ...(str(a.archiveDir) ? { archiveDir: a.archiveDir as string } : {}),
+      ...(maxStateBytes !== undefined ? { maxStateBytes } : {}),
     });
   },
 });
@@ -168,7 +170,9 @@ export const archivesCommand = defineCommand({
       .option('verify', { type: 'boolean', default: true, describe: 'Read each archive and check its checksums' }),
   run: async (a) => {
     const { runArchives } = await import('./commands/archives.js');
+    const maxStateBytes = wholeNumber(a.maxStateBytes, '--max-state-bytes', 4096, MAX_STATE_BYTES_CEILING);
     return runArchives({
+      ...(maxStateBytes !== undefined ? { maxStateBytes } : {}),
       ...(str(a.storage) ? { storage: a.storage as string } : {}),
       ...(str(a.archiveDir) ? { archiveDir: a.archiveDir as string } : {}),
       verify: a.verify !== false,

@@ -87,6 +87,8 @@ export interface ScanOptions {
   /** Extract files into this existing directory while checking (every write and fsync checked). */
   extractTo?: string;
   maxTotalBytes?: number;
+  /** Largest state file entry (`--max-state-bytes`); DEFAULT_MAX_STATE_BYTES when absent. */
+  maxStateBytes?: number;
 }
 
 export type ScanResult =
@@ -214,7 +216,7 @@ export async function scanArchive(file: string, options: ScanOptions = {}): Prom
       return;
     }
     const keep =
-      rel === MANIFEST_NAME ? MAX_MANIFEST_BYTES : rel === STATE_JSON || rel === STATE_LEGACY ? DEFAULT_MAX_STATE_BYTES : 0;
+      rel === MANIFEST_NAME ? MAX_MANIFEST_BYTES : rel === STATE_JSON || rel === STATE_LEGACY ? (options.maxStateBytes ?? DEFAULT_MAX_STATE_BYTES) : 0;
     if (keep > 0 && entry.size > keep) {
       refuse(`entry ${rel} is ${entry.size} bytes, more than the ${keep} bytes it can be`);
       entry.resume();

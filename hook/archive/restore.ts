@@ -39,6 +39,8 @@ export interface RestoreOptions {
   pod?: string;
   /** Another place this volume's own archives live (the snapshots volume); `<storage>/.upgrade-guard` always counts. */
   archiveDir?: string;
+  /** `--max-state-bytes`: the largest state file an archive may hold. */
+  maxStateBytes?: number;
 }
 
 export interface RestoreOutcome {
@@ -52,6 +54,8 @@ export interface RestoreOutcome {
 }
 
 const SEE = runbook(RUNBOOKS.restore);
+
+const scanLimits = (opts: RestoreOptions) => (opts.maxStateBytes ? { maxStateBytes: opts.maxStateBytes } : {});
 
 async function exists(p: string): Promise<boolean> {
   return fs.lstat(p).then(
@@ -175,7 +179,7 @@ async function identityEvidence(opts: RestoreOptions, storage: string, before: S
     .filter((a) => path.resolve(a.path) !== archivePath)
     .sort((a, b) => (a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : 0));
   for (const a of own) {
-    const s = await scanArchive(a.path).catch(() => undefined);
+    const s = await scanArchive(a.path, scanLimits(opts)).catch(() => undefined);
     if (!s?.ok) continue;
     if (s.manifest.peerId !== m.peerId) against.push(`the newest own archive of this volume, ${a.name}, is peer ${s.manifest.peerId}; the archive to restore is peer ${m.peerId}`);
     else agreed.push(`this volume's newest own archive ${a.name} is peer ${m.peerId}`);
@@ -235,7 +239,7 @@ async function restoreLocked(opts: RestoreOptions, storage: string, outcome: Res
   const guardDir = path.join(storage, GUARD_DIR);
 
   // 2. The archive, completely, before anything else.
-  const scan = await scanArchive(opts.archive);
+  const scan = await scanArchive(opts.archive, scanLimits(opts));
   outcome.scan = scan;
   if (!scan.ok) {
     checks.push(
@@ -320,7 +324,7 @@ async function restoreLocked(opts: RestoreOptions, storage: string, outcome: Res
           `(df -h, df -i), then retry. See ${SEE}.`));
     let staged: ScanResult;
     try {
-      staged = await scanArchive(opts.archive, { extractTo: staging });
+      staged = await scanArchive(opts.archive, { ...scanLimits(opts), extractTo: staging });
     } catch (err) {
       stagingFailed(`extracting into ${staging} failed: ${(err as Error).message}`);
       return;

@@ -12,6 +12,7 @@ export interface ArchivesCommandOptions {
   storage?: string;
   archiveDir?: string;
   verify?: boolean;
+  maxStateBytes?: number;
 }
 
 export async function runArchives(opts: ArchivesCommandOptions): Promise<Report> {
@@ -36,7 +37,7 @@ export async function runArchives(opts: ArchivesCommandOptions): Promise<Report>
     if (!verify) {
       checks.push(check('archive.entry', 'pass', a.name, head, ''));
     } else {
-      const scan = await scanArchive(a.path);
+      const scan = await scanArchive(a.path, opts.maxStateBytes ? { maxStateBytes: opts.maxStateBytes } : {});
       if (scan.ok) {
         Object.assign(row, { verified: true, peerId: scan.manifest.peerId, term: scan.manifest.term, commit: scan.manifest.commit });
         checks.push(check('archive.entry', 'pass', a.name, `${head}  peer ${scan.manifest.peerId} term ${scan.manifest.term} commit ${scan.manifest.commit}, checksums ok`, ''));

@@ -11,6 +11,7 @@ export interface RestoreCommandOptions {
   pod?: string;
   /** Another place this volume's own archives live (e.g. the snapshots volume). */
   archiveDir?: string;
+  maxStateBytes?: number;
   detector?: ProcessDetector;
   now?: () => Date;
 }
@@ -24,6 +25,7 @@ export async function runRestore(opts: RestoreCommandOptions): Promise<Report> {
     ...(opts.allowPeerChange ? { allowPeerChange: true } : {}),
     ...(opts.pod ? { pod: opts.pod } : {}),
     ...(opts.archiveDir ? { archiveDir: opts.archiveDir } : {}),
+    ...(opts.maxStateBytes ? { maxStateBytes: opts.maxStateBytes } : {}),
   });
   const failed = outcome.checks.find((c) => c.status === 'fail');
   // Refused = nothing was touched; failed = files were swapped but do not read back right.

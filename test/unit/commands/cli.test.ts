@@ -224,6 +224,21 @@ describe('CLI contract (README.md "CLI reference")', () => {
       });
     }
 
+    it('validates --max-state-bytes for restore and archives too, and restore applies it to the archived state', async () => {
+      const storage = await makeStorage({ stateFixture: LEGACY_BIGINT, wal: [100] });
+      const text = await fs.readFile(path.join(storage, 'raft_state.json'), 'utf8');
+      await fs.writeFile(path.join(storage, 'raft_state.json'), text.replace('}', `,"pad":"${'x'.repeat(6000)}"}`));
+      const v = await cli(['volume', '--storage', storage, '--pod', 'qdrant-0', '--from', '1.13.4', '--to', '1.13.5', '--output', 'json']);
+      expect(v.code, v.stderr).to.equal(0);
+      const archive = JSON.parse(v.stdout).details.archive.path as string;
+      expect((await cli(['restore', '--archive', archive, '--storage', storage, '--max-state-bytes', 'abc'])).code).to.equal(2);
+      expect((await cli(['archives', '--storage', storage, '--max-state-bytes', '0'])).code).to.equal(2);
+      const r = await cli(['restore', '--archive', archive, '--storage', storage, '--max-state-bytes', '4096']);
+      expect(r.code, r.stdout).to.equal(1);
+      expect(r.stdout).to.contain('more than the 4096 bytes it can be');
+      expect((await cli(['restore', '--archive', archive, '--storage', storage, '--max-state-bytes', '8192'])).code).to.equal(0);
+    });
+
     it('accepts --max-state-bytes 4096 and names the limit in KiB', async () => {
       const storage = await makeStorage({ stateFixture: LEGACY_BIGINT, wal: [100] });
       const big = await fs.readFile(path.join(storage, 'raft_state.json'), 'utf8');
