@@ -18,13 +18,18 @@ node_ip="10.213.$node_idx.2"
 pod_cidr="10.214.$node_idx.0/24"
 cluster_dns="$node_host_ip"
 node_dir="$run/node"
-node_images="$cluster_dir/images"
+node_images="$repo/.cache/images" # scripts/images/build.mjs writes here
 containerd_sock="$node_dir/containerd/containerd.sock"
 apiserver_bind=0.0.0.0 # reachable from the node's namespace at $node_host_ip (and still on loopback)
 apiserver_advertise=$node_host_ip
 endpoint_reconciler=lease # the `kubernetes` Service gets $node_host_ip as its endpoint, which kube-proxy routes to
 # Components of the real node in start order (pid files in $run, logs in $run/<name>.log).
 node_components=(coredns containerd kubelet kube-proxy provisioner)
+# The kubelet's cgroup root (cgroupfs driver, cgroup v1 here): a child of the memory cgroup this shell runs in, made
+# in every hierarchy, so pods stay inside whatever memory limit this machine puts on the session that started them,
+# and down.sh finds every pod process and cgroup in one place.
+node_cgroup_parent=$(awk -F: '$2 == "memory" {print $3}' /proc/self/cgroup 2>/dev/null)
+node_cgroup_root="${node_cgroup_parent%/}/qug-e2e-$port_base"
 # The kubelet sets these kernel parameters on start (pkg/kubelet/cm/container_manager_linux.go, setupKernelTunables);
 # up.sh records their values first and down.sh puts them back, so the machine is left as it was found.
 node_sysctls=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys

@@ -122,6 +122,10 @@ state = "$node_dir/containerd/state"
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   netns_mounts_under_state_dir = true
+  # This machine withholds CAP_SYS_RESOURCE even from root, so no process may lower its oom_score_adj: the
+  # kubelet's -998 for pod sandboxes would kill runc's init ("can't get final child's PID from pipe: EOF").
+  # containerd then uses no score below its own (0) instead.
+  restrict_oom_score_adj = true
   enable_selinux = false
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
@@ -172,7 +176,7 @@ authentication:
 authorization: {mode: Webhook}
 containerRuntimeEndpoint: unix://$containerd_sock
 cgroupDriver: cgroupfs
-cgroupRoot: /qug-e2e-$port_base
+cgroupRoot: $node_cgroup_root
 cgroupsPerQOS: true
 failCgroupV1: false
 failSwapOn: false
@@ -190,6 +194,20 @@ fileCheckFrequency: 10s
 nodeStatusUpdateFrequency: 5s
 shutdownGracePeriod: 0s
 EOF
+# The kubelet wants its cgroup root present in every v1 hierarchy; a new cpuset cgroup starts with no CPUs or memory
+# nodes, so it gets its parent's.
+echo "$node_cgroup_root" >"$node_dir/cgroup-root"
+for h in /sys/fs/cgroup/*/; do
+  [ "$(basename "$h")" = unified ] && continue
+  mkdir -p "$h${node_cgroup_root#/}"
+  [ -f "$h/cpuset.cpus" ] || continue
+  d=${h%/}
+  for part in ${node_cgroup_root//\// }; do
+    d="$d/$part"
+    [ -n "$(cat "$d/cpuset.cpus")" ] || cat "$(dirname "$d")/cpuset.cpus" >"$d/cpuset.cpus"
+    [ -n "$(cat "$d/cpuset.mems")" ] || cat "$(dirname "$d")/cpuset.mems" >"$d/cpuset.mems"
+  done
+done
 log "starting the kubelet ($node_name, $node_ip) in $node_netns"
 spawn kubelet nsenter --net="/run/netns/$node_netns" -- "$bin/kubelet" \
   --config "$node_dir/kubelet-config.yaml" --kubeconfig "$node_dir/kubelet.kubeconfig" \

@@ -13,7 +13,7 @@ stop_group "$run/containerd.pid" 10
 for p in $(pgrep -f -- "-address $containerd_sock" 2>/dev/null); do
   ours "$p" && kill -KILL "$p" 2>/dev/null && log "killed leftover shim $p"
 done
-"$containers_sh" kill-cgroup "/qug-e2e-$port_base"
+"$containers_sh" kill-cgroup "$(cat "$node_dir/cgroup-root" 2>/dev/null || echo "$node_cgroup_root")"
 "$containers_sh" unmount-below "$node_dir"
 stop_group "$run/coredns.pid" 5
 if [ -e "/run/netns/$node_netns" ]; then
