@@ -66,8 +66,8 @@ function wholeNumber(v: unknown, flag: string, min: number, max: number): number
 function versionFlag(v: unknown, flag: string): string | undefined {
   if (v === undefined) return undefined;
   const text = String(v);
-  if (!/^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/.test(text)) {
-    throw usageError(`${flag} must be a Qdrant version such as 1.13.5 (semver, nothing before or after it), got ${JSON.stringify(text)}`);
+  if (text.length > 64 || !/^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/.test(text)) {
+    throw usageError(`${flag} must be a Qdrant version such as 1.13.5 (semver, at most 64 characters, nothing before or after it), got ${JSON.stringify(text.slice(0, 80))}`);
   }
   return text;
 }

@@ -22,8 +22,10 @@ const NAME_RE = /^raft-(.+)-(\d+)-(\d+\.\d+\.\d+[0-9A-Za-z._-]*?)-to-(\d+\.\d+\.
 
 /** `qdrant-2` -> statefulset `qdrant`, ordinal 2 (StatefulSet pods are `<sts>-<ordinal>`). */
 export function podIdentity(podName: string): PodIdentity {
-  const m = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)-(\d+)$/.exec(podName);
-  if (!m) {
+  // A pod name is a DNS label (63 characters at most); an ordinal is an int32 without leading zeros. Anything else
+  // would name an archive that is not this pod's, or one the manifest reader refuses.
+  const m = podName.length <= 63 ? /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?)-(0|[1-9][0-9]{0,9})$/.exec(podName) : null;
+  if (!m || Number(m[3]) > 2147483647) {
     throw usageError(
       `cannot derive the statefulset and ordinal from pod name "${podName}" (expected <statefulset>-<ordinal>, e.g. qdrant-2)`,
       'Pass --pod <statefulset>-<ordinal>, or set POD_NAME.',

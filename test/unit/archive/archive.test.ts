@@ -52,6 +52,12 @@ describe('raft-state archives (README.md "Archives and restore")', () => {
     it('refuses a pod name without an ordinal as a usage error', () => {
       expect(() => podIdentity('laptop')).to.throw(GuardError, 'cannot derive the statefulset and ordinal');
     });
+    it('refuses ordinals a StatefulSet never gives (leading zero, beyond int32) and names longer than a DNS label', () => {
+      for (const name of ['qdrant-01', 'qdrant-99999999999999999999', 'qdrant-2147483648', `${'q'.repeat(62)}-0`]) {
+        expect(() => podIdentity(name), name).to.throw(GuardError, 'cannot derive the statefulset and ordinal');
+      }
+      expect(podIdentity('qdrant-2147483647').ordinal).to.equal(2147483647);
+    });
     it('names archives raft-<sts>-<ordinal>-<from>-to-<to>-<UTC timestamp>.tar.gz and parses them back', () => {
       const name = archiveName({ statefulSet: 'my-qdrant-2', ordinal: 1 }, 'v1.11.6-dev', '1.12.0', NOW);
       expect(name).to.equal('raft-my-qdrant-2-1-1.11.6-dev-to-1.12.0-20250321T101502Z.tar.gz');
