@@ -195,11 +195,11 @@ export class GuardRelease {
     );
   }
 
-  /** The host folder behind `qdrant-storage-<sts>-<ordinal>` (hostPath of its bound PV). */
+  /** The host folder behind `qdrant-storage-<sts>-<ordinal>` (hostPath or local path of its bound PV). */
   async pvFolder(ordinal: number): Promise<string> {
     const pvc = await this.cluster.kubectlJson(['get', 'pvc', '-n', this.namespace, `qdrant-storage-${this.statefulset}-${ordinal}`]);
     const pv = await this.cluster.kubectlJson(['get', 'pv', pvc.spec.volumeName]);
-    const folder = pv.spec.hostPath?.path;
+    const folder = pv.spec.hostPath?.path ?? pv.spec.local?.path; // stand-in: hostPath; real node: local
     if (!folder || !fs.existsSync(folder)) throw new Error(`PV ${pvc.spec.volumeName} of ${pvc.metadata.name} has no host folder (${folder})`);
     return folder;
   }
