@@ -5,7 +5,7 @@
  */
 import { parse as parseLossless } from 'lossless-json';
 import { check, failureHeadline, verdictOf, type Check, type Report } from '../report.js';
-import { RUNBOOKS, runbook } from '../policy/remedies.js';
+import { RUNBOOKS, restoreVolumeCommand, runbook } from '../policy/remedies.js';
 import { GuardError } from '../errors.js';
 import { VERSION_CHECK_ID, decideVersionChange, parseVersion } from '../policy/version.js';
 import { assessClusterHealth } from '../policy/cluster-health.js';
@@ -113,7 +113,9 @@ export async function runPreUpgrade(opts: PreUpgradeOptions, deps: ClusterDeps):
   results.forEach((result, i) => {
     const ordinal = [...storagePvcs.keys()][i]!;
     const pvc = storagePvcs.get(ordinal)!;
-    const { check: c, summary } = workerCheck(result, pvc, `${sts.name}-${ordinal}`);
+    // The in-cluster way back for a refused volume, with every value filled in (docs/operations.md).
+    const restoreInCluster = `${restoreVolumeCommand({ namespace: kube.namespace, release: opts.release, statefulset: sts.name, ordinal })} --delete-running-pod`;
+    const { check: c, summary } = workerCheck(result, pvc, `${sts.name}-${ordinal}`, restoreInCluster);
     checks.push(c);
     if (summary) summaries.set(ordinal, summary);
   });
@@ -251,7 +253,7 @@ function workerSpec(
 }
 
 /** Turns one worker's outcome into the volume check of its PVC. */
-function workerCheck(result: WorkerResult, pvc: PvcSnapshot, pod: string): { check: Check; summary?: TerminationSummary } {
+function workerCheck(result: WorkerResult, pvc: PvcSnapshot, pod: string, restoreInCluster?: string): { check: Check; summary?: TerminationSummary } {
   const subject = `pvc/${pvc.name} (${pod})`;
   const summary = parseSummary(result.terminationMessage);
   if (result.phase === 'Timeout' || result.phase === 'Evicted') {
@@ -289,10 +291,12 @@ function workerCheck(result: WorkerResult, pvc: PvcSnapshot, pod: string): { che
   return {
     check: check(VOLUME_STATE_CHECK_ID, 'fail', subject, `${summary.classification ?? 'unknown'}: ${summary.reason}`,
       'a valid raft_state.json on a used volume',
-      // The worker's own remedy names the archive it found on the volume; a worker without the field gets the runbook.
-      summary.remedy
-        ? `${summary.remedy} Then retry the upgrade.`
-        : `Restore the newest archive of this volume while Qdrant is stopped on it, then retry the upgrade (${runbook(RUNBOOKS.lostState)}).`),
+      // First the in-cluster restore an operator runs from a laptop; then the worker's own remedy, which names the
+      // archive as a pod mounting the volume sees it; a worker without the field gets the runbook.
+      `${restoreInCluster ? `From a laptop with a kubeconfig: \`${restoreInCluster}\` (it deletes only that pod so its startup check holds it, restores the newest intact archive in a worker pod and checks the peer id; docs/operations.md#restore-a-volume-in-the-cluster). Or by hand, in a pod mounting the volume: ` : ''}` +
+        (summary.remedy
+          ? `${summary.remedy} Then retry the upgrade.`
+          : `Restore the newest archive of this volume while Qdrant is stopped on it, then retry the upgrade (${runbook(RUNBOOKS.lostState)}).`)),
     summary,
   };
 }

@@ -77,14 +77,16 @@ describe('restore-volume: a lost raft state recovered in the cluster (API double
   /** The worker pod: runs the real worker command on the peer's storage folder, as the kubelet would in the pod. */
   function restoreWorkers(): string[] {
     const ran: string[] = [];
+    const others = s.kube.double.onPodCreated;
     s.kube.double.onPodCreated = async (pod) => {
       const args: string[] = pod['spec'].containers[0].args;
+      // pre-upgrade's `volume` workers keep the scenario's kubelet.
+      if (args[0] !== 'restore-volume-worker' && others) return others(pod);
       const pvc: string = pod['spec'].volumes.find((v: { name: string }) => v.name === 'storage').persistentVolumeClaim.claimName;
       const ordinal = Number(pvc.split('-').pop());
       const storage = s.qdrant.peers[ordinal]!.storageDir;
       const flag = (f: string) => (args.includes(f) ? args[args.indexOf(f) + 1]!.replace('/qdrant/storage', storage) : undefined);
       ran.push(`${pod['metadata'].name}: ${args.join(' ')}`);
-      expect(args[0]).to.equal('restore-volume-worker');
       const archive = flag('--archive');
       const report = await runRestoreVolumeWorker({ storage: flag('--storage')!, archiveDir: flag('--archive-dir')!, pod: flag('--pod')!, ...(archive ? { archive } : {}) });
       return { exitCode: report.verdict === 'pass' ? 0 : 1, terminationMessage: workerSummary(report) };
@@ -212,6 +214,41 @@ describe('restore-volume: a lost raft state recovered in the cluster (API double
     expect(report.checks.find((c) => c.id === 'restore-volume.peer')!.observed).to.contain(recordedId);
     expect(ran).to.have.length(1);
     expect(s.progress.some((l) => /deleting qdrant-2 so that its startup check holds the recreated pod/.test(l))).to.equal(true);
+  });
+
+  it('the pre-upgrade refusal of a volume that lost its state prints the restore-volume command, which recovers it', async () => {
+    s = await startScenario({ peers: 3 });
+    expect((await runPreUpgrade(preUpgradeOptions({ targetVersion: '1.13.4' }), s.deps)).verdict).to.equal('pass');
+    fs.rmSync(path.join(s.qdrant.peers[1]!.storageDir, 'raft_state.json'));
+    const refused = await runPreUpgrade(preUpgradeOptions(), s.deps);
+    expect(refused.verdict).to.equal('refuse');
+    const remedy = refused.checks.find((c) => c.id === 'volume.state' && c.status === 'fail')!.remedy;
+    const command = 'qdrant-upgrade-guard restore-volume --namespace qdrant-ns --release qdrant --statefulset qdrant --ordinal 1 --latest --delete-running-pod';
+    expect(remedy).to.contain(`From a laptop with a kubeconfig: \`${command}\``);
+
+    let lost = true;
+    controllerWithStartupCheck(() => lost);
+    const workers = restoreWorkers();
+    const run = s.kube.double.onPodCreated!;
+    s.kube.double.onPodCreated = async (pod) => {
+      const out = await run(pod);
+      lost = false;
+      return out;
+    };
+    s.kube.double.rbac = roleOf('restore-volume');
+    const args = command.split(' ');
+    const flag = (f: string) => args[args.indexOf(f) + 1]!;
+    const report = await runRestoreVolume(
+      { release: flag('--release'), statefulset: flag('--statefulset'), ordinal: Number(flag('--ordinal')), latest: args.includes('--latest'),
+        deleteRunningPod: args.includes('--delete-running-pod'), archiveLocation: 'storage', workerImage: 'guard:1', timeoutSeconds: 30 },
+      s.deps,
+    );
+    expect(report.verdict, JSON.stringify(report.checks, null, 1)).to.equal('pass');
+    expect(workers).to.have.length(1);
+    s.kube.double.rbac = undefined;
+    await s.qdrant.waitForConvergence();
+    const again = await runPreUpgrade(preUpgradeOptions(), s.deps);
+    expect(again.verdict, JSON.stringify(again.checks.filter((c) => c.status === 'fail'), null, 1)).to.equal('pass');
   });
 
   it('--delete-running-pod on a healthy peer: it comes back running, nothing is restored', async () => {
