@@ -113,6 +113,28 @@ describe('restore is all-or-nothing under faults', () => {
     }
   });
 
+  it('a swap that fails part way (.upgrade-guard on another file system: EXDEV) is undone, the volume left as it was', async function () {
+    const source = await makeStorage({ stateFixture: THREE_PEER_0, wal: [500, 600] });
+    const a = await archiveOf(source, 'qdrant-0', await tempDir());
+    const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] });
+    await fs.writeFile(path.join(storage, 'raft_state.json'), '{"corrupt":');
+    await fs.mkdir(path.join(storage, '.upgrade-guard'));
+    if (!mountTmpfs(path.join(storage, '.upgrade-guard'), 'size=16m')) this.skip();
+    try {
+      const before = await treeDigest(storage, notGuard);
+      const out = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody });
+      expect(out.restored).to.equal(false);
+      const c = firstFail(out);
+      expect(c.id).to.equal('restore.applied');
+      expect(c.observed).to.contain('EXDEV');
+      expect(c.observed).to.contain('every step was undone');
+      expect(await treeDigest(storage, notGuard)).to.deep.equal(before);
+      expect(await guardEntries(storage)).to.deep.equal([]);
+    } finally {
+      spawnSync('umount', [path.join(storage, '.upgrade-guard')]);
+    }
+  });
+
   it('refuses, before touching anything, an entry whose name no Linux file system can hold', async () => {
     const s = await fs.readFile(fixture(THREE_PEER_0));
     const long = `collections_meta_wal/${'x'.repeat(300)}`;
