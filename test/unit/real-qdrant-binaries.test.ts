@@ -10,6 +10,7 @@ import {
   resolveQdrantBinary,
   resolveQdrantBinarySync,
 } from '../support/real-qdrant/binaries.js';
+import { missingVersions, requireQdrantVersions } from '../support/real-qdrant/index.js';
 
 /** Small shell scripts stand in for the 100 MB server: the resolver only moves, unpacks, hashes and runs files. */
 function fakeServer(version: string): string {
@@ -21,7 +22,7 @@ describe('real Qdrant binaries from QDRANT_BIN_DIR', () => {
   let root: string;
   let binDir: string;
   let cache: string;
-  const saved = { dir: process.env.QDRANT_BIN_DIR, cache: process.env.QDRANT_BIN_CACHE };
+  const saved = { dir: process.env.QDRANT_BIN_DIR, cache: process.env.QDRANT_BIN_CACHE, ci: process.env.CI, required: process.env.QDRANT_BIN_REQUIRED };
 
   async function executable(rel: string, content: string): Promise<void> {
     const p = path.join(binDir, rel);
@@ -48,7 +49,7 @@ describe('real Qdrant binaries from QDRANT_BIN_DIR', () => {
     process.env.QDRANT_BIN_CACHE = cache;
   });
   afterEach(async () => {
-    for (const [k, v] of [['QDRANT_BIN_DIR', saved.dir], ['QDRANT_BIN_CACHE', saved.cache]] as const) {
+    for (const [k, v] of [['QDRANT_BIN_DIR', saved.dir], ['QDRANT_BIN_CACHE', saved.cache], ['CI', saved.ci], ['QDRANT_BIN_REQUIRED', saved.required]] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -160,5 +161,49 @@ describe('real Qdrant binaries from QDRANT_BIN_DIR', () => {
     expect(new Set(all.map((b) => b?.path)).size).to.equal(1);
     expect(sha(await fs.readFile(all[0]!.path))).to.equal(sha(fakeServer('1.16.3') + '#'.repeat(200_000)));
     expect((await fs.readdir(path.join(cache, '1.16.3'))).sort()).to.deep.equal(['qdrant', 'source.json']);
+  });
+
+  describe('a missing version in the real-Qdrant tier', () => {
+    const ctx = () => {
+      const c = { skipped: false, skip() { c.skipped = true; throw new Error('skip'); } };
+      return c;
+    };
+    const call = (c: ReturnType<typeof ctx>) => {
+      try {
+        requireQdrantVersions(c as unknown as Mocha.Context, ['1.13.4', '1.16.3']);
+        return 'ran';
+      } catch (e) {
+        return c.skipped ? 'skipped' : (e as Error).message;
+      }
+    };
+
+    beforeEach(() => {
+      delete process.env.CI;
+      delete process.env.QDRANT_BIN_REQUIRED;
+    });
+
+    it('runs when every version is there', async () => {
+      await executable('qdrant-v1.13.4', fakeServer('1.13.4'));
+      await executable('v1.16.3/qdrant', fakeServer('1.16.3'));
+      expect(missingVersions(['1.13.4', '1.16.3'])).to.deep.equal([]);
+      expect(call(ctx())).to.equal('ran');
+    });
+
+    it('skips on a laptop, with or without QDRANT_BIN_DIR', async () => {
+      await executable('qdrant-v1.13.4', fakeServer('1.13.4'));
+      expect(call(ctx())).to.equal('skipped');
+      delete process.env.QDRANT_BIN_DIR;
+      process.env.CI = 'true';
+      expect(call(ctx())).to.equal('skipped');
+    });
+
+    it('fails under CI or QDRANT_BIN_REQUIRED when QDRANT_BIN_DIR lacks a version', async () => {
+      await executable('qdrant-v1.13.4', fakeServer('1.13.4'));
+      process.env.CI = 'true';
+      expect(call(ctx())).to.contain('lacks Qdrant 1.16.3').and.contain('CI must run the real-Qdrant tier');
+      delete process.env.CI;
+      process.env.QDRANT_BIN_REQUIRED = '1';
+      expect(call(ctx())).to.contain('lacks Qdrant 1.16.3');
+    });
   });
 });

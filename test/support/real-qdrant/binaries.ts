@@ -231,8 +231,9 @@ async function unpack(dir: string, version: string, xz: string): Promise<string>
       child.on('error', (e) => reject(new Error(`Qdrant ${version}: cannot run xz to unpack ${xz}: ${e.message} (install xz-utils)`)));
       child.on('close', (code) => {
         if (code !== 0) return reject(new Error(`Qdrant ${version}: xz -dc ${xz} failed (exit ${code}): ${stderr.trim()}`));
-        if (out.writableFinished) resolve();
-        else out.on('finish', () => resolve());
+        // 'close', not 'finish': exec of a file whose write descriptor is still open fails with ETXTBSY.
+        if (out.closed) resolve();
+        else out.on('close', () => resolve());
       });
     });
   } catch (e) {

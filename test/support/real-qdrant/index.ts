@@ -1,7 +1,8 @@
 /**
  * The real-Qdrant tier's entry points: the binary resolver, the loopback cluster harness, and the rule for a
  * missing binary. Without QDRANT_BIN_DIR (a laptop) the tests skip and the tier's summary says so; with it set
- * under CI (.ci/run sets it) a missing version is a failure, so CI can never pass without having run them.
+ * under CI or QDRANT_BIN_REQUIRED (.ci/run sets both variables) a missing version is a failure, so CI can never pass
+ * without having run them.
  */
 import { availableQdrantVersions, qdrantBinDir } from './binaries.js';
 
@@ -18,15 +19,15 @@ export function missingVersions(needed: readonly string[]): string[] {
 }
 
 /**
- * Call in a `before` hook: skips the suite when a version is missing, or fails it when CI and QDRANT_BIN_DIR
- * are both set (the binaries were promised, so their absence is a broken setup, not an optional tier).
+ * Call in a `before` hook: skips the suite when a version is missing, or fails it when QDRANT_BIN_DIR is set under
+ * CI or with QDRANT_BIN_REQUIRED (.ci/run sets it): the binaries were promised, so their absence is a broken setup.
  */
 export function requireQdrantVersions(ctx: Mocha.Context, needed: readonly string[]): void {
   const missing = missingVersions(needed);
   if (missing.length === 0) return;
   const dir = qdrantBinDir();
   const what = dir ? `QDRANT_BIN_DIR=${dir} lacks Qdrant ${missing.join(', ')}` : 'QDRANT_BIN_DIR is not set';
-  if (process.env.CI && dir) {
+  if ((process.env.CI || process.env.QDRANT_BIN_REQUIRED) && dir) {
     throw new Error(`${what}, and CI must run the real-Qdrant tier: ${HOW_TO_ENABLE}`);
   }
   console.log(`    real-Qdrant tests skipped: ${what}; ${HOW_TO_ENABLE}`);
