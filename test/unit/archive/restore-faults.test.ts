@@ -135,6 +135,29 @@ describe('restore is all-or-nothing under faults', () => {
     }
   });
 
+  it('a swap that fails after the WAL was swapped (an immutable raft_state.json: EPERM) puts the WAL back', async function () {
+    const source = await makeStorage({ stateFixture: THREE_PEER_0, wal: [500, 600] });
+    const a = await archiveOf(source, 'qdrant-0', await tempDir());
+    const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [100] });
+    const state = path.join(storage, 'raft_state.json');
+    await fs.writeFile(state, '{"corrupt":');
+    if (spawnSync('chattr', ['+i', state]).status !== 0) this.skip();
+    try {
+      const before = await treeDigest(storage, notGuard);
+      const out = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody });
+      expect(out.restored).to.equal(false);
+      const c = firstFail(out);
+      expect(c.id).to.equal('restore.applied');
+      expect(c.observed).to.contain('EPERM');
+      expect(c.observed).to.contain('every step was undone');
+      expect(await treeDigest(storage, notGuard)).to.deep.equal(before);
+      expect(await fs.readdir(path.join(storage, 'collections_meta_wal'))).to.deep.equal(['open-1']);
+      expect(await guardEntries(storage)).to.deep.equal([]);
+    } finally {
+      spawnSync('chattr', ['-i', state]);
+    }
+  });
+
   it('refuses, before touching anything, an entry whose name no Linux file system can hold', async () => {
     const s = await fs.readFile(fixture(THREE_PEER_0));
     const long = `collections_meta_wal/${'x'.repeat(300)}`;
