@@ -191,6 +191,17 @@ for (const helm of HELM_MAJORS) {
     });
 
     let archive: string;
+    walk.step('an upgrade that changes nothing archives every volume at the current commit, restarts nothing', STEP_MS, async () => {
+      // Real Qdrant needs the archive to be current: restoring one taken before later commits rolls the peer's
+      // consensus log back below the index the leader recorded as replicated to it, and raft-rs panics on the
+      // leader's next heartbeat ("to_commit 21 is out of range [last_index 16]"), leaving the pod unready for good.
+      const before = uidsAndImages(await rel.pods());
+      expectHelmOk(await rel.upgrade(values('1.13.5'), { wait: true }));
+      expect(uidsAndImages(await rel.pods())).to.deep.equal(before);
+      const names = await rel.archives(1);
+      expect(names.at(-1), names.join(', ')).to.match(/-1\.13\.5-to-1\.13\.5-\d{8}T\d{6}Z\.tar\.gz$/);
+    });
+
     walk.step('raft_state.json deleted on ordinal 1 while real Qdrant runs: the next upgrade is refused by pre-upgrade, nothing restarts', STEP_MS, async () => {
       const pv1 = await rel.pvFolder(1);
       fs.rmSync(path.join(pv1, 'raft_state.json'));
@@ -205,10 +216,11 @@ for (const helm of HELM_MAJORS) {
       expect(refused?.message).to.contain(`volume.state on pvc/qdrant-storage-${rel.statefulset}-1`);
       const log = await rel.jobLog('pre-upgrade');
       expect(log).to.match(/\[FAIL\] volume\.state pvc\/\S+-1 .*\n\s+observed: missing-state/);
-      const m = /restore --archive (\S+) --storage (\S+?)\.?(?:\s|$)/.exec(log);
+      const m = /restore --archive ([^\s`]+) --storage ([^\s`]+?)[.`]*(?:\s|$)/.exec(log);
       expect(m, `the remedy names the archive to restore:\n${log.slice(0, 3000)}`).to.not.equal(null);
       expect(m![2]).to.equal(pv1);
       archive = m![1]!;
+      expect(path.basename(archive), 'the newest archive of that volume').to.equal((await rel.archives(1)).at(-1));
       // Real Qdrant did not write the file back while idle: the refusal stands on what the volume holds.
       expect(fs.existsSync(path.join(pv1, 'raft_state.json'))).to.equal(false);
     });
@@ -234,7 +246,10 @@ for (const helm of HELM_MAJORS) {
       expect(res.code, res.stdout + res.stderr).to.equal(0);
       expect(res.stdout).to.contain(`PASS: restored peer ${originalIds.get(1)}`);
 
-      const pods = await rel.waitPodsReady(3, ':v1.13.5', 120_000);
+      const pods = await rel.waitPodsReady(3, ':v1.13.5', 120_000).catch(async (err: Error) => {
+        const log = await rel.cluster.kubectl(['logs', '-n', rel.namespace, pod1, '-c', 'qdrant', '--tail=-1']);
+        throw new Error(`${err.message}\nthe restored peer's whole log:\n${log.stdout.split('\n').filter((l) => !/Can't send Raft message over channel/.test(l)).slice(0, 150).join('\n')}`);
+      });
       await expectRealQdrant(rel, '1.13.5', [1]);
       expect(await rel.peerIdOf(pods[1]!)).to.equal(originalIds.get(1));
       // The restored peer rejoins the same consensus: three peers, the original ids, and its own shard replicas.
@@ -277,7 +292,8 @@ for (const helm of HELM_MAJORS) {
       // What real Qdrant did: ordinal 2 answers under a new id, and the old one is still a voter beside it.
       const after = await rel.pods();
       const p2 = after.find((p) => p.ordinal === 2)!;
-      const ids = await clusterPeerIds(p2.ip!);
+      // The guard usually answers before this Qdrant has even bound its HTTP port.
+      const ids = await waitFor(`GET /cluster on ${p2.name}`, () => clusterPeerIds(p2.ip!), 60_000, 500);
       expect(ids.self, 'ordinal 2 minted a new peer id').to.not.equal(originalIds.get(2));
       console.log(`      [qdrant] ordinal 2 now answers as ${ids.self} (was ${originalIds.get(2)}); peers it knows: ${ids.peers.join(', ')}`);
       for (const o of [0, 1]) {
