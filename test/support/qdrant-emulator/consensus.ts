@@ -358,14 +358,19 @@ export function installSnapshot(peer: EmulatedPeer, s: SnapshotPayload): void {
   peer.addresses = new Map(s.peers);
   for (const [id, version] of s.metadata) {
     const prev = peer.metadata.get(id);
-    if (prev && versionAtLeast(peer.cfg.version, '1.8.0')) {
+    // A snapshot carries states, not the entries that made them: a line only where a version changed.
+    if (prev && prev.version !== version && versionAtLeast(peer.cfg.version, '1.8.0')) {
       peer.log.info(TARGET.persistent, `Replaced metadata of peer ${id} from ${peerMetadataDebug(prev.version)} to ${peerMetadataDebug(version)}`);
     }
   }
   peer.metadata = new Map(s.metadata.map(([id, version]) => [id, { version }]));
+  const before = peer.collections;
   peer.collections = new Map();
   for (const c of s.collections) {
+    // Replicas written under an id this peer no longer has stay local (replay-loop.ts).
+    const localAs = before.get(c.name)?.localAs;
     const state: CollectionState = {
+      ...(localAs ? { localAs } : {}),
       name: c.name,
       shardNumber: c.shardNumber,
       replicationFactor: c.replicationFactor,

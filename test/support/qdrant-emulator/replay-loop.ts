@@ -31,6 +31,10 @@ export function replayLostState(peer: EmulatedPeer, walEntries: LogEntry[]): voi
   if (cfg.bootstrap) {
     // It joins through the seed like a new peer; the cluster's log comes back from the leader.
     peer.voters = [];
+    // Not a member yet: the state the real 1.16.3 left behind here had no first_voter, and what the
+    // cluster knows comes back from the leader (the real 1.13.5 logged no metadata change on the way).
+    peer.firstVoter = undefined;
+    peer.metadata = new Map();
     peer.entries = [];
     peer.wal.rewrite([]);
     peer.snapshot = { index: 0, term: 0 };
@@ -75,6 +79,10 @@ function replayEntry(peer: EmulatedPeer, op: ConsensusOp): void {
       writeReplicaState(peer.cfg.storageDir, c, op.shardId, peer.id);
       return;
     }
+    case 'UpdatePeerMetadata':
+      // The replays the real 1.13.5 printed held no "Replaced metadata" line (test/fixtures/qdrant-logs/).
+      peer.metadata.set(op.peerId, { version: op.version });
+      return;
     default:
       return peer.apply(op, false);
   }
