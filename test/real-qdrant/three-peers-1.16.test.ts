@@ -71,6 +71,32 @@ describe('real Qdrant 1.16.3, three peers: observation, a stopped peer, and a lo
     await c.waitMembers(3);
   });
 
+  it('a frozen peer (SIGSTOP) is named unreachable within the request timeout, and passes again once resumed and caught up', async () => {
+    const p = c.peer(2);
+    p.signal('SIGSTOP');
+    try {
+      // The others still commit (2 of 3): qdrant-2 falls behind while frozen.
+      const made = await c.peer(0).request('PUT', '/collections/while_frozen', { vectors: { size: 4, distance: 'Dot' } }, 30_000);
+      expect(made.status, made.text).to.equal(200);
+      const t = Date.now();
+      const obs = await observeAll(c);
+      expect(Date.now() - t).to.be.lessThan(20_000);
+      const health = assessClusterHealth(obs, { expectedPeers: 3 });
+      expect(health.find((x) => x.id === 'cluster.reachable' && x.status === 'fail')?.observed).to.contain('qdrant-2');
+    } finally {
+      p.signal('SIGCONT');
+    }
+    await p.waitFor('/collections', (a) => a.status === 200 && a.text.includes('while_frozen'), 60_000, 'the collection made while frozen');
+    await p.waitReady(60_000);
+    const deadline = Date.now() + 30_000;
+    let left: string[] = ['start'];
+    while (left.length > 0 && Date.now() < deadline) {
+      left = failures(assessClusterHealth(await observeAll(c), { expectedPeers: 3 }));
+      if (left.length > 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(left).to.deep.equal([]);
+  });
+
   it('qdrant-1 without its state writes the stub, is rejected by the leader and panics on every start', async () => {
     const p = c.peer(1);
     await p.stop();

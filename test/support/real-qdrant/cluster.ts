@@ -170,6 +170,8 @@ export class RealQdrantPeer {
     const child = this.child;
     if (!child || this.exitCode !== undefined || !child.pid) return;
     try {
+      // A frozen peer (SIGSTOP) would never see the SIGTERM.
+      process.kill(child.pid, 'SIGCONT');
       process.kill(child.pid, signal);
     } catch {
       /* gone already */
@@ -183,6 +185,12 @@ export class RealQdrantPeer {
       }
       await this.exited;
     }
+  }
+
+  /** Sends a signal by pid (SIGSTOP freezes the peer: it keeps its sockets but answers nothing; SIGCONT resumes it). */
+  signal(sig: NodeJS.Signals): void {
+    if (!this.running || !this.child?.pid) throw new Error(`${this.name} is not running`);
+    process.kill(this.child.pid, sig);
   }
 
   /** Resolves with the exit code when the process ends within `ms`, else undefined. */
