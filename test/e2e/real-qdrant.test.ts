@@ -136,8 +136,11 @@ for (const helm of HELM_MAJORS) {
     dumpOnFailure(() => rel);
 
     walk.step('installs three real Qdrant 1.13.4 peers, writes a replicated collection, `helm test` passes', STEP_MS, async () => {
-      expectHelmOk(await rel.install(values('1.13.4')));
-      const pods = await rel.waitPodsReady(3, ':v1.13.4');
+      // Real Qdrant exits when its bootstrap peer (pod 0) does not answer yet, and the kubelet restarts it. Helm 4's
+      // watcher reads a pod whose container has failed as Failed and ends --wait at once ("1 pods have failed"),
+      // so under Helm 4 the install does not wait and the pods are waited for here (Helm 3's wait tolerates restarts).
+      expectHelmOk(await rel.install(values('1.13.4'), { wait: helm === 'helm3' }));
+      const pods = await rel.waitPodsReady(3, ':v1.13.4', 180_000);
       await expectRealQdrant(rel, '1.13.4', [0, 1, 2]);
       originalIds = await rel.peerIds();
       expect(new Set(originalIds.values()).size, 'three distinct peer ids').to.equal(3);
