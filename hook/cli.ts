@@ -379,7 +379,8 @@ export const diagnoseLogsCommand = defineCommand({
       .option('storage', { type: 'string', describe: "Qdrant's storage path in the pod, for the restore command (default /qdrant/storage)" }) as unknown as Argv<GlobalArgs>,
   run: async (a) => {
     const { runDiagnoseLogs } = await import('./commands/diagnose-logs.js');
-    const log = str(a.log);
+    // yargs hands a lone `-` over as an empty string.
+    const log = a.log === '' ? '-' : str(a.log);
     if (!log) throw usageError('diagnose-logs needs a log: a file, or - for standard input', 'Example: kubectl logs qdrant-0 | qdrant-upgrade-guard diagnose-logs - --pod qdrant-0');
     return runDiagnoseLogs({
       log,

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { runCli, type CliContext } from '../../../hook/cli.js';
@@ -55,5 +57,12 @@ describe('diagnose-logs command', () => {
     const empty = await runDiagnoseLogs({ log: '-', stdin: Readable.from([]) }).then(() => undefined, (e: Error & { kind?: string }) => e);
     expect(empty?.kind).to.equal('usage');
     expect(empty?.message).to.contain('nothing to diagnose');
+  });
+
+  it('reads a piped log with `-` through the real CLI process (kubectl logs qdrant-0 | ... diagnose-logs -)', () => {
+    const input = readFileSync(log('v1.16.3_3peer_witness-rejects-join_qdrant-0.json.log'));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'hook/cli.ts'), 'diagnose-logs', '-', '--pod', 'qdrant-0', '--output', 'json'], { input, encoding: 'utf8', cwd: repoRoot });
+    expect(r.status, r.stderr).to.equal(1);
+    expect(JSON.parse(r.stdout).details).to.include({ signature: true, role: 'witness', source: 'standard input' });
   });
 });
