@@ -4,11 +4,16 @@
 // context enforced (uid, read-only root, fsGroup on a real local volume). Runs only when CLUSTER_NODE=real; under
 // the stand-in the whole file is reported pending with that reason.
 import { expect } from 'chai';
+import fs from 'node:fs';
+import path from 'node:path';
 import { ensureCluster, releaseCluster, testNamespace, waitFor, waitForPodDone, type Cluster } from './support/cluster.js';
+import { dumpOnFailure } from './support/guard-diagnostics.js';
+import { baseValues, GuardRelease, HELM_MAJORS, HELM_TIMEOUT_SECONDS, mergeValues, type Values } from './support/guard-release.js';
 
 const REAL = process.env.CLUSTER_NODE === 'real';
 const HOOK_IMAGE = 'ghcr.io/qdrant-upgrade-guard/qdrant-upgrade-guard:0.1.0';
 const NODE = '/nodejs/bin/node';
+const STEP_MS = (HELM_TIMEOUT_SECONDS + 120) * 1000;
 
 function manifest(obj: Record<string, unknown>): string {
   return JSON.stringify(obj);
@@ -183,3 +188,88 @@ console.log(JSON.stringify(out));
     expect([200, 401, 403]).to.include(r.status);
   });
 });
+
+// The chart and its guard on the real node, with every security context enforced: real Qdrant (the images hold the
+// binaries from QDRANT_BIN_DIR), the startup-check init container under a read-only root, the pre-upgrade Job and its
+// worker pods (Qdrant's uid, no service-account token, read-only root) archiving onto local volumes that only the
+// pod's fsGroup makes writable, the staged rollout, the post-upgrade Job and helm test; then a refused upgrade.
+for (const helm of HELM_MAJORS) {
+  (REAL ? describe : describe.skip)(`real node: the chart under ${helm}, install, guarded upgrade 1.13.4 -> 1.13.5, refused skip to 1.16.3`, function () {
+    this.timeout(STEP_MS);
+    let cluster: Cluster;
+    let rel: GuardRelease;
+    let ids: Map<number, string>;
+    const values = (tag: string): Values => {
+      const v = mergeValues(baseValues(), {
+        image: { tag },
+        // Real Qdrant restarts take longer than the emulator's: 35 s per peer keeps the post-upgrade deadline
+        // (3 x 35 + 60 + 30 = 195 s) under the helm --timeout of the e2e support (210 s).
+        upgradeGuard: { stagedRollout: { perPeerSeconds: 35 }, postUpgrade: { timeoutSeconds: 120 } },
+      });
+      delete v.podAnnotations; // the stand-in's emulator pin means nothing here
+      return v;
+    };
+
+    before(async () => {
+      cluster = await ensureCluster();
+      rel = new GuardRelease(cluster, helm, `rn-${helm === 'helm3' ? 'h3' : 'h4'}`, testNamespace(`real-${helm}`));
+    });
+    after(async () => {
+      if (cluster && rel && !process.env.E2E_KEEP_CLUSTER) await cluster.kubectl(['delete', 'namespace', rel.namespace, '--wait=false']);
+      await releaseCluster(cluster);
+    });
+    dumpOnFailure(() => rel);
+
+    it('installs 3 real Qdrant peers whose startup check passed under a read-only root', async () => {
+      const r = await rel.install(values('v1.13.4'));
+      expect(r.code, r.output.slice(-3000)).to.equal(0);
+      const pods = await rel.waitPodsReady(3, ':v1.13.4', 120_000);
+      for (const p of pods) expect(p.startupCheck, p.name).to.deep.include({ exitCode: 0 });
+      const sts = await rel.statefulSetObject();
+      const spec = sts.spec.template.spec;
+      const check = spec.initContainers.find((c: any) => c.name === 'upgrade-guard-startup-check');
+      expect(check.securityContext.readOnlyRootFilesystem).to.equal(true);
+      expect(spec.containers.find((c: any) => c.name === 'qdrant').securityContext.readOnlyRootFilesystem).to.equal(true);
+      ids = await rel.peerIds();
+      expect(new Set(ids.values()).size).to.equal(3);
+    });
+
+    it('passes helm test', async () => {
+      const r = await rel.test();
+      expect(r.code, r.output.slice(-3000)).to.equal(0);
+      expect(r.output).to.contain('PASS');
+    });
+
+    it('upgrades under the guard: archives written as uid 1000 on fsGroup volumes, peers keep their ids', async () => {
+      const r = await rel.upgrade(values('v1.13.5'));
+      expect(r.code, r.output.slice(-3000)).to.equal(0);
+      await rel.waitPodsReady(3, ':v1.13.5', 180_000);
+      expect(await rel.peerIds()).to.deep.equal(ids);
+      for (const component of ['pre-upgrade', 'post-upgrade'] as const) {
+        expect((await rel.jobSeconds(component)).outcome, component).to.match(/^Complete\b/);
+      }
+      for (const o of [0, 1, 2]) {
+        const archives = await rel.archives(o);
+        expect(archives, `ordinal ${o}`).to.have.length(1);
+        expect(archives[0]).to.match(new RegExp(`^raft-${rel.statefulset}-${o}-1\\.13\\.4-to-1\\.13\\.5-`));
+        const folder = await rel.pvFolder(o);
+        const st = fs.statSync(path.join(folder, '.upgrade-guard', archives[0]));
+        expect(st.uid, 'archive owner: the worker ran as Qdrant').to.equal(1000);
+        // The volume was made root:root 0755; the kubelet gave it the pod's fsGroup (setgid, group-writable).
+        const root = fs.statSync(folder);
+        expect(root.gid).to.equal(1000);
+        expect(root.mode & 0o2070).to.equal(0o2070);
+      }
+    });
+
+    it('refuses an upgrade that skips minor versions, and leaves the peers running', async () => {
+      const before = await rel.pods();
+      const r = await rel.upgrade(values('v1.16.3'));
+      expect(r.code, `should have been refused:\n${r.output.slice(-2000)}`).to.not.equal(0);
+      expect(r.output).to.contain('pre-upgrade hooks failed');
+      const after = await rel.pods();
+      expect(after.map((p) => `${p.uid} ${p.image}`)).to.deep.equal(before.map((p) => `${p.uid} ${p.image}`));
+      expect(await rel.peerIds()).to.deep.equal(ids);
+    });
+  });
+}
