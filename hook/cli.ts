@@ -376,14 +376,38 @@ export const diagnoseLogsCommand = defineCommand({
       .option('pod', { type: 'string', describe: 'Pod the log is from, named in the verdict' })
       // A string: a u64 id must never pass through a JS number.
       .option('recorded-peer-id', { type: 'string', describe: "The pod's peer id from the record ConfigMap, named in the diagnosis" })
-      .option('storage', { type: 'string', describe: "Qdrant's storage path in the pod, for the restore command (default /qdrant/storage)" }) as unknown as Argv<GlobalArgs>,
+      .option('storage', { type: 'string', describe: "Qdrant's storage path in the pod, for the restore command (default /qdrant/storage)" })
+      .option('namespace', { type: 'string', describe: 'With --pod and no log file: the pod\'s namespace (default: the kubeconfig\'s)' })
+      .option('kubeconfig', { type: 'string', describe: 'With --pod and no log file: kubeconfig (default $KUBECONFIG, then in-cluster)' })
+      .option('container', { type: 'string', default: 'qdrant', describe: 'With --pod and no log file: the container whose log to read' })
+      .option('previous', { type: 'boolean', default: false, describe: 'With --pod and no log file: the previous (crashed) container\'s log' }) as unknown as Argv<GlobalArgs>,
   run: async (a) => {
     const { runDiagnoseLogs } = await import('./commands/diagnose-logs.js');
     // yargs hands a lone `-` over as an empty string.
     const log = a.log === '' ? '-' : str(a.log);
-    if (!log) throw usageError('diagnose-logs needs a log: a file, or - for standard input', 'Example: kubectl logs qdrant-0 | qdrant-upgrade-guard diagnose-logs - --pod qdrant-0');
+    const pod = str(a.pod);
+    if (!log && !pod) throw usageError('diagnose-logs needs a log: a file, - for standard input, or --pod NAME to read it from the cluster', 'Example: kubectl logs qdrant-0 | qdrant-upgrade-guard diagnose-logs - --pod qdrant-0');
+    let readPodLog: (() => Promise<string>) | undefined;
+    if (!log) {
+      readPodLog = async () => {
+        const [{ createKubeApi }, { systemClock }, { stderrProgress }] = await Promise.all([
+          import('./kube/client.js'),
+          import('./runtime/clock.js'),
+          import('./runtime/progress.js'),
+        ]);
+        const kube = createKubeApi({
+          ...(str(a.namespace) ? { namespace: a.namespace as string } : {}),
+          ...(str(a.kubeconfig) ? { kubeconfig: a.kubeconfig as string } : {}),
+          clock: systemClock,
+          progress: stderrProgress(),
+        });
+        // The whole log of a pod that looped for hours: well past the 4 MiB the hooks read per poll.
+        return kube.podLogs(pod!, { container: str(a.container) ?? 'qdrant', previous: a.previous === true, limitBytes: 64 * 1024 * 1024 });
+      };
+    }
     return runDiagnoseLogs({
-      log,
+      ...(log ? { log } : {}),
+      ...(readPodLog ? { readPodLog } : {}),
       ...(str(a.pod) ? { pod: a.pod as string } : {}),
       ...(a.recordedPeerId !== undefined ? { recordedPeerId: String(a.recordedPeerId) } : {}),
       ...(str(a.storage) ? { storagePath: a.storage as string } : {}),

@@ -7,13 +7,16 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { usageError, wrapError } from '../errors.js';
 import { diagnosisChecks, LogDiagnoser } from '../policy/diagnose-logs.js';
 import type { Report } from '../report.js';
 
 export interface DiagnoseLogsOptions {
-  /** A file path, or `-` for standard input. */
-  log: string;
+  /** A file path, or `-` for standard input; absent: the log is read from the cluster (`readPodLog`). */
+  log?: string;
+  /** Reads the pod's log through the Kubernetes API (`--pod` without a log file). */
+  readPodLog?: () => Promise<string>;
   pod?: string;
   /** The id the record ConfigMap holds for this pod (decimal u64). */
   recordedPeerId?: string;
@@ -33,8 +36,11 @@ export async function runDiagnoseLogs(opts: DiagnoseLogsOptions): Promise<Report
     );
   }
   let input: NodeJS.ReadableStream;
-  const source = opts.log === '-' ? 'standard input' : opts.log;
-  if (opts.log === '-') {
+  const source = opts.log === undefined ? `the log of pod ${opts.pod ?? '?'} (Kubernetes API)` : opts.log === '-' ? 'standard input' : opts.log;
+  if (opts.log === undefined) {
+    if (!opts.readPodLog) throw usageError('diagnose-logs needs a log: a file, - for standard input, or --pod to read it from the cluster');
+    input = Readable.from([await opts.readPodLog()]);
+  } else if (opts.log === '-') {
     input = opts.stdin ?? process.stdin;
   } else {
     const st = await stat(opts.log).catch((err: NodeJS.ErrnoException) => {
