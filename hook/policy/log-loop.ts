@@ -152,6 +152,7 @@ function withTime(p: ParsedLogLine): ParsedLogLine {
 const METADATA_RE = /Replaced metadata of peer (\d+) from PeerMetadata \{ version: Version \{ ([^}]*) \} \} to PeerMetadata \{ version: Version \{ ([^}]*) \} \}/;
 const INITIALIZING_RE = /Initializing new raft state at (\S+)/;
 const LOADING_RE = /Loading raft state from (\S+)/;
+const LOADING_COLLECTION_RE = /Loading collection: \S+/;
 const ADDRESS_RE = /Replaced address of peer (\d+) from (\S+) to (\S+)/;
 
 /** `major: 1, minor: 13, patch: 4` (and `pre: Prerelease("dev")`) -> "1.13.4" ("1.13.4-dev"). */
@@ -209,6 +210,9 @@ export class LogLoopDetector {
   private untimedReplays = 0;
   /** Replayed lines whose version is replaced by itself: no live proposal does that. */
   private selfReplays = 0;
+  private inFreshStart = false;
+  /** "Loading collection: ..." followed "Initializing new raft state" in the same start. */
+  private usedVolumeAfterNewState = false;
   private readonly window: { ms: number; ts: string }[] = [];
   private best = { count: 0, first: '', last: '', firstMs: 0, lastMs: 0 };
   private replayExample = new Map<string, number>();
@@ -246,10 +250,17 @@ export class LogLoopDetector {
     const init = INITIALIZING_RE.exec(msg);
     if (init) {
       this.initializing = { ...note(this.initializing, line, example), path: this.initializing?.path ?? init[1]! };
+      this.inFreshStart = true;
+      return;
+    }
+    // A start that minted a new state and then found collections on its volume: the volume had been used.
+    if (this.inFreshStart && LOADING_COLLECTION_RE.test(msg)) {
+      this.usedVolumeAfterNewState = true;
       return;
     }
     const load = LOADING_RE.exec(msg);
     if (load) {
+      this.inFreshStart = false;
       const paths = this.loading?.paths ?? [];
       if (!paths.includes(load[1]!)) paths.push(load[1]!);
       this.loading = { ...note(this.loading, line, example), paths };
@@ -329,8 +340,9 @@ export class LogLoopDetector {
       const total = this.replays.count > loopCount ? `; ${this.replays.count} in all` : '';
       // The real 1.13 server replays one self-replacing line per minute the peer spent stuck before it lost its state
       // again (test/fixtures/qdrant-logs): a handful of lines, far below the threshold, right after "Initializing new
-      // raft state". That pairing is the replay under a new identity whatever the count.
-      const replayAfterNewState = this.selfReplays > 0 && this.initializing !== undefined;
+      // raft state" and "Loading collection: ..." (a new peer on an empty volume has no collection to load). That
+      // pairing is the replay under a new identity whatever the count.
+      const replayAfterNewState = this.selfReplays > 0 && this.usedVolumeAfterNewState;
       if (loopCount >= LOOP_MIN_REPEATS || replayAfterNewState) {
         out.push({
           kind: 'metadata-loop',

@@ -125,3 +125,15 @@ describe('the post-upgrade loop detector on real Qdrant logs', () => {
     }
   });
 });
+
+describe('the loop detector and a new peer on an empty volume', () => {
+  it('does not call a self-replacing metadata line a loop when the new state found no collection (a joining peer catching up)', () => {
+    const lines = [
+      '2026-12-01T06:02:40.707002Z  INFO storage::content_manager::consensus::persistent: Initializing new raft state at ./storage/raft_state.json    ',
+      '2026-12-01T06:02:48.854134Z  INFO storage::content_manager::toc::collection_meta_ops: Creating collection c1    ',
+      '2026-12-01T06:02:49.041517Z  INFO storage::content_manager::consensus::persistent: Replaced metadata of peer 7037722680422581 from PeerMetadata { version: Version { major: 1, minor: 13, patch: 5 } } to PeerMetadata { version: Version { major: 1, minor: 13, patch: 5 } }    ',
+    ];
+    const checks = findingsToChecks(scanLogLines(lines, { pod: 'qdrant-2', recordedInitialized: false }), 'qdrant-2');
+    expect(checks.find((c) => c.id === 'peer.log-loop')?.status).to.equal('pass');
+  });
+});
