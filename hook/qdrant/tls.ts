@@ -12,19 +12,9 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import { usageError } from '../errors.js';
+import type { QdrantReach } from './types.js';
 
-export interface QdrantReach {
-  scheme: 'http' | 'https';
-  port: number;
-  /** PEM of the CA(s) to trust instead of the system store (https only). */
-  ca?: string;
-  /** Where `ca` was read from, for messages. */
-  caFile?: string;
-  /** https only: accept any certificate. Every report says so (a `qdrant.tls` warning). */
-  insecureSkipVerify?: boolean;
-  /** The namespace of the pods, for the name check. */
-  namespace?: string;
-}
+export type { QdrantReach };
 
 export const DEFAULT_REACH: QdrantReach = { scheme: 'http', port: 6333 };
 

@@ -67,10 +67,24 @@ export interface PeerObservation {
   peerMetadata?: Record<string, { version: string }>;
 }
 
+/** How the hooks reach Qdrant's REST port (hook/qdrant/tls.ts builds it from the CLI flags). */
+export interface QdrantReach {
+  scheme: 'http' | 'https';
+  port: number;
+  /** PEM of the CA(s) to trust instead of the system store (https only). */
+  ca?: string;
+  /** Where `ca` was read from, for messages. */
+  caFile?: string;
+  /** https only: accept any certificate. Every report says so (a `qdrant.tls` warning). */
+  insecureSkipVerify?: boolean;
+  /** The namespace of the pods, for the name check. */
+  namespace?: string;
+}
+
 /** The adapter the commands use; hook/qdrant/http-api.ts implements it, tests may fake it. */
 export interface QdrantApi {
   /** How pods are reached (scheme, port, TLS trust); endpointOf() builds URLs from it. Default http on 6333. */
-  readonly reach?: import('./tls.js').QdrantReach;
+  readonly reach?: QdrantReach;
   version(ep: PeerEndpoint): Promise<VersionInfo>;
   ready(ep: PeerEndpoint): Promise<{ ready: boolean; text: string }>;
   cluster(ep: PeerEndpoint): Promise<ClusterStatus>;
