@@ -180,10 +180,10 @@ describe('HttpQdrantApi against the Qdrant emulator (docs/qdrant-facts.md#http-a
       const api = new HttpQdrantApi({ apiKey: secret, timeoutMs: 2000 });
       const ep = cluster.endpoints()[0]!;
       const err = await rejection(api.collectionNames(ep));
-      expect(err.message).to.match(/refused GET \/collections: the API key was refused \(HTTP 401/);
+      expect(err.message).to.match(/refused GET \/collections: the API key \(QDRANT_API_KEY\) was refused \(HTTP 401/);
       const o = await api.observe(ep);
       expect(o.reachable).to.equal(true);
-      expect(o.error).to.match(/the API key was refused/);
+      expect(o.error).to.match(/the API key \(QDRANT_API_KEY\) was refused/);
       expect(JSON.stringify(o) + err.message + err.remedy).to.not.contain(secret);
     });
 
