@@ -10,16 +10,29 @@
 //     `local.yaml` from this chart's Secret, and still refuses a request without the key;
 //  4. one Qdrant patch version up with `--reset-then-reuse-values` (the README's upgrade recipe), guarded;
 // and after every step: the PVC UIDs unchanged, every peer under its original id, the point count unchanged, a
-// request without the key refused by every pod. Skipped, with the reason, when QDRANT_BIN_DIR lacks 1.13.4 or 1.13.5
-// (failing instead when CI is set).
+// request without the key refused by every pod. Then the official chart's snapshotRestoration, end to end on one
+// peer. Skipped, with the reason, when QDRANT_BIN_DIR lacks 1.13.4 or 1.13.5 (failing instead when CI is set).
 import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { atTierEnd, sharedCluster } from './support/guard-cluster.js';
-import { repoRoot, testNamespace, waitFor } from './support/cluster.js';
+import { pvcFolder, repoRoot, testNamespace, waitFor } from './support/cluster.js';
 import { dumpOnFailure, Walk } from './support/guard-diagnostics.js';
-import { chartDir, GuardRelease, HELM_MAJORS, HELM_TIMEOUT_SECONDS, POST_UPGRADE_TIMEOUT_SECONDS, PRE_UPGRADE_TIMEOUT_SECONDS, HOOK_IMAGE_REPOSITORY, type HelmRun, type QdrantPod, type Values } from './support/guard-release.js';
+import {
+  baseValues,
+  chartDir,
+  GuardRelease,
+  HELM_MAJORS,
+  HELM_TIMEOUT_SECONDS,
+  HOOK_IMAGE_REPOSITORY,
+  mergeValues,
+  POST_UPGRADE_TIMEOUT_SECONDS,
+  PRE_UPGRADE_TIMEOUT_SECONDS,
+  type HelmRun,
+  type QdrantPod,
+  type Values,
+} from './support/guard-release.js';
 import { qdrantRan, realQdrantSkipReason, realQdrantValues, standinQdrantBinDir } from './support/real-qdrant.js';
 import { qdrantBinDir } from '../support/real-qdrant/binaries.js';
 
@@ -280,6 +293,77 @@ for (const helm of HELM_MAJORS) {
       const t = await rel.test();
       expectHelmOk(t);
       expect(t.output).to.contain(`converged on 1.13.5`);
+    });
+  });
+}
+
+// The official chart's snapshotRestoration, here: one real Qdrant 1.13.5 peer snapshots a collection onto its
+// snapshots volume, loses the collection, and gets it back from `--snapshot` by a guarded `helm upgrade` that sets
+// snapshotRestoration (pvcName empty: the file is on the release's own snapshots volume, as the official README
+// describes); turning it off again keeps the collection.
+for (const helm of HELM_MAJORS) {
+  const short = helm === 'helm3' ? 'h3' : 'h4';
+
+  describe(`snapshotRestoration as in the official chart under ${helm}: a collection restored from its snapshot by a guarded upgrade`, function () {
+    const walk = new Walk();
+    let rel: GuardRelease;
+    let peerId: string;
+    let snapshot: string;
+    const values = (more: Values = {}): Values =>
+      mergeValues(baseValues(), realQdrantValues(), { replicaCount: 1, image: { tag: 'v1.13.5' }, snapshotPersistence: { enabled: true, size: '1Gi' } }, more);
+
+    before(function () {
+      if (skipReason) {
+        console.log(`      [restoration] skipped: ${skipReason}`);
+        this.skip();
+      }
+      const cluster = sharedCluster();
+      rel = new GuardRelease(cluster, helm, `sr-${short}`, testNamespace(`restoration-${helm}`));
+      atTierEnd(async () => {
+        if (!cluster.startedHere || process.env.E2E_KEEP_CLUSTER) await cluster.kubectl(['delete', 'namespace', rel.namespace, '--wait=false']);
+      });
+    });
+    dumpOnFailure(() => rel);
+
+    walk.step('one real 1.13.5 peer: a collection with points, its snapshot on the snapshots volume, then the collection deleted', STEP_MS, async () => {
+      expectHelmOk(await rel.install(values()));
+      const [pod] = await rel.waitPodsReady(1, ':v1.13.5', 120_000);
+      peerId = await peerIdOf(pod!);
+      await qdrantOk(pod!, 'PUT', `/collections/${COLLECTION}`, { vectors: { size: 4, distance: 'Dot' } });
+      const points = [];
+      for (let id = 1; id <= 100; id++) points.push({ id, vector: [id % 7, id % 11, id % 13, 1] });
+      await qdrantOk(pod!, 'PUT', `/collections/${COLLECTION}/points?wait=true`, { points });
+      const created = await qdrantOk(pod!, 'POST', `/collections/${COLLECTION}/snapshots?wait=true`);
+      const name = /"name"\s*:\s*"([^"]+\.snapshot)"/.exec(created)?.[1];
+      expect(name, created).to.be.a('string');
+      // Relative to Qdrant's working directory /qdrant, so ./snapshots is /qdrant/snapshots, as Qdrant reads it. The
+      // stand-in runs Qdrant in a folder of its own, not a chroot: an absolute container path does not exist there.
+      snapshot = `./snapshots/${COLLECTION}/${name}`;
+      const folder = await pvcFolder(rel.cluster, rel.namespace, `qdrant-snapshots-${rel.statefulset}-0`);
+      expect(fs.existsSync(path.join(folder, COLLECTION, name!)), 'the snapshot file is on the snapshots volume').to.equal(true);
+      await qdrantOk(pod!, 'DELETE', `/collections/${COLLECTION}?wait=true`);
+      expect((await qdrant(pod!, 'GET', `/collections/${COLLECTION}`)).status).to.equal(404);
+    });
+
+    walk.step('helm upgrade with snapshotRestoration (pvcName empty) restores the collection, guarded, the peer keeps its id', STEP_MS, async () => {
+      const r = await rel.upgrade(values({ snapshotRestoration: { enabled: true, pvcName: '', snapshots: [`${snapshot}:${COLLECTION}`] } }), { wait: true });
+      expectHelmOk(r);
+      const cm = await rel.cluster.kubectlJson(['get', 'configmap', '-n', rel.namespace, rel.statefulset]);
+      expect(cm.data['initialize.sh']).to.contain(`--snapshot ${snapshot}:${COLLECTION}`);
+      const [pod] = await rel.waitPodsReady(1, ':v1.13.5', 120_000);
+      expect(await peerIdOf(pod!)).to.equal(peerId);
+      expect(await countPoints(pod!)).to.equal(100);
+      expect((await rel.record())?.verdicts?.postUpgrade).to.equal('pass');
+      console.log(`      [restoration] ${COLLECTION} restored from ${path.basename(snapshot)}: 100 points, peer ${peerId} kept`);
+    });
+
+    walk.step('turning snapshotRestoration off again restarts the peer without --snapshot; the collection stays', STEP_MS, async () => {
+      expectHelmOk(await rel.upgrade(values(), { wait: true }));
+      const cm = await rel.cluster.kubectlJson(['get', 'configmap', '-n', rel.namespace, rel.statefulset]);
+      expect(cm.data['initialize.sh']).to.not.contain('--snapshot');
+      const [pod] = await rel.waitPodsReady(1, ':v1.13.5', 120_000);
+      expect(await peerIdOf(pod!)).to.equal(peerId);
+      expect(await countPoints(pod!)).to.equal(100);
     });
   });
 }
