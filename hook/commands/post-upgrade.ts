@@ -8,26 +8,13 @@ import { check, failureHeadline, verdictOf, type Check, type Report } from '../r
 import { parseVersion } from '../policy/version.js';
 import { assessRollout } from '../policy/rollout.js';
 import { CHECK_IDS } from '../policy/check-ids.js';
+import { RUNBOOKS, runbook } from '../policy/remedies.js';
 import { parseRecord, serializeRecord, type GuardRecord } from '../policy/record.js';
 import { guardLabels, podsOf, recordName, type ClusterDeps, type ClusterTarget } from './cluster.js';
-import { lookAtCluster, readGuardRecord, rolloutSnapshot, scanPodLogs, type ClusterLook } from './observe-cluster.js';
+import { lookAtCluster, readGuardRecord, rolloutSnapshot, scanPodLogs } from './observe-cluster.js';
+import { POLL_MS, PROGRESS_EVERY_MS, waitForConvergence, type PostUpgradeOptions, type WaitContext } from './rollout-wait.js';
 
-export interface PostUpgradeOptions extends ClusterTarget {
-  targetVersion: string;
-  timeoutSeconds: number;
-  /** fail: exit 1 on a failure; report: exit 0 with a loud warning (for --atomic users). */
-  onFailure: 'fail' | 'report';
-  /** Drive a partitioned rollout one peer at a time (the chart renders the partition at replicas). */
-  staged?: boolean;
-  perPeerSeconds?: number;
-  /** Continue a staged rollout that stopped, after a fix. */
-  resume?: boolean;
-}
-
-/** Polling cadence: no resource is asked more than once a second. */
-export const POLL_MS = 1000;
-/** A progress line at least this often while waiting. */
-export const PROGRESS_EVERY_MS = 10_000;
+export { POLL_MS, PROGRESS_EVERY_MS, type PostUpgradeOptions } from './rollout-wait.js';
 
 export async function runPostUpgrade(opts: PostUpgradeOptions, deps: ClusterDeps): Promise<Report> {
   const target = parseVersion(opts.targetVersion, 'target version (--target-version)').version;
@@ -47,13 +34,6 @@ export async function runPostUpgrade(opts: PostUpgradeOptions, deps: ClusterDeps
   return finish('post-upgrade', opts, deps, { target, record, checks, started });
 }
 
-interface WaitContext {
-  target: string;
-  record: GuardRecord | undefined;
-  deadline: number;
-  sinceTime?: string;
-}
-
 /** Step 1: the rollout, with the log watch that turns the #6229 loop into a verdict within seconds. */
 export async function waitForRollout(opts: ClusterTarget, deps: ClusterDeps, ctx: WaitContext): Promise<Check[]> {
   let lastProgress = 0;
@@ -66,9 +46,24 @@ export async function waitForRollout(opts: ClusterTarget, deps: ClusterDeps, ctx
     if (logFailures.length > 0) {
       // Fail fast, with the identity each pod answers under now: other checks would only reflect the
       // rollout still in flight, but a peer id that changed is the fact the on-call person needs next.
-      const look = await lookAtCluster(deps, opts.statefulset, ctx.target, ctx.record, { sts, pods }).catch(() => undefined);
-      const identity = look?.convergence.filter((c) => c.id === CHECK_IDS.peerIdentity) ?? [];
-      return [...logChecks, ...identity];
+      try {
+        const look = await lookAtCluster(deps, opts.statefulset, ctx.target, ctx.record, { sts, pods });
+        return [...logChecks, ...look.convergence.filter((c) => c.id === CHECK_IDS.peerIdentity)];
+      } catch (err) {
+        // The log already decided the verdict; say that the identities could not be read, and why.
+        const why = err instanceof Error ? err.message : String(err);
+        return [
+          ...logChecks,
+          check(
+            CHECK_IDS.peerIdentity,
+            'skip',
+            `statefulset/${sts.name}`,
+            `the peer ids could not be read after the log failure: ${why}`,
+            'each pod answering under its recorded peer id',
+            `Once the pods answer, run \`helm test ${opts.release}\` to compare every peer id with the record (${runbook(RUNBOOKS.postUpgradeFailed)}).`,
+          ),
+        ];
+      }
     }
 
     const now = deps.clock.now();
@@ -82,29 +77,6 @@ export async function waitForRollout(opts: ClusterTarget, deps: ClusterDeps, ctx
     if (assessment.stuck) return [assessment.stuck, ...logChecks.filter((c) => c.status === 'warn')];
     if (now - lastProgress >= PROGRESS_EVERY_MS) {
       deps.progress.say(`${assessment.progressLine} (${Math.max(0, Math.round((ctx.deadline - now) / 1000))} s left)`);
-      lastProgress = now;
-    }
-    await deps.clock.sleep(POLL_MS);
-  }
-}
-
-/** Step 2: convergence, re-checked until it holds or the deadline passes (peers settle after ready). */
-export async function waitForConvergence(opts: ClusterTarget, deps: ClusterDeps, ctx: WaitContext): Promise<Check[]> {
-  let lastProgress = 0;
-  let look: ClusterLook;
-  for (;;) {
-    look = await lookAtCluster(deps, opts.statefulset, ctx.target, ctx.record);
-    const failures = look.convergence.filter((c) => c.status === 'fail');
-    const now = deps.clock.now();
-    if (failures.length === 0 || now >= ctx.deadline || failures.some((c) => c.id === CHECK_IDS.peerIdentity)) {
-      // An identity mismatch does not heal by waiting: the state is gone; report it at once.
-      const logs = await scanPodLogs(deps, look.pods, ctx.record, ctx.sinceTime);
-      return [...look.convergence, ...logs];
-    }
-    if (now - lastProgress >= PROGRESS_EVERY_MS) {
-      deps.progress.say(
-        `waiting for convergence: ${failures.length} check(s) not yet met, first ${failures[0]!.id} on ${failures[0]!.subject}: ${failures[0]!.observed} (${Math.round((ctx.deadline - now) / 1000)} s left)`,
-      );
       lastProgress = now;
     }
     await deps.clock.sleep(POLL_MS);

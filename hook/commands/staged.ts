@@ -5,6 +5,7 @@
  * the next. The first failure stops with the remaining peers on the old version, still serving.
  * The decisions are policy/staged-rollout.ts; this file observes, acts and records the step reached.
  */
+import { GuardError } from '../errors.js';
 import { check, type Check } from '../report.js';
 import { CHECK_IDS } from '../policy/check-ids.js';
 import { RUNBOOKS, runbook } from '../policy/remedies.js';
@@ -13,7 +14,7 @@ import { serializeRecord, parseRecord, type GuardRecord, type StagedRolloutState
 import { describeStagedStep, nextStagedStep, stagedStateAfter, type PeerVerdict, type StagedInput } from '../policy/staged-rollout.js';
 import { guardLabels, podsOf, recordName, type ClusterDeps } from './cluster.js';
 import { lookAtCluster, rolloutSnapshot, scanPodLogs } from './observe-cluster.js';
-import { POLL_MS, PROGRESS_EVERY_MS, waitForConvergence, type PostUpgradeOptions } from './post-upgrade.js';
+import { POLL_MS, PROGRESS_EVERY_MS, waitForConvergence, type PostUpgradeOptions } from './rollout-wait.js';
 
 /** Cluster-wide checks that must hold while versions are mixed; version agreement waits for the end. */
 const CONSENSUS_IDS = new Set<string>([
@@ -175,8 +176,12 @@ async function saveState(opts: PostUpgradeOptions, deps: ClusterDeps, record: Gu
       if (current) {
         try {
           base = parseRecord(current);
-        } catch {
-          // A record we cannot read is replaced by the one this run started from.
+        } catch (err) {
+          // Overwriting would erase what another writer (a newer guard, a hand edit) put there: stop and say so.
+          throw new GuardError('infrastructure', `cannot save the staged rollout's progress, the record was left as it is: ${(err as Error).message}`, {
+            cause: err,
+            remedy: `${err instanceof GuardError ? `${err.remedy} ` : ''}Then continue with --resume (${runbook(RUNBOOKS.stagedStopped)}).`,
+          });
         }
       }
       return serializeRecord({ ...base, stagedRollout: state });

@@ -23,7 +23,7 @@
  */
 import semver from 'semver';
 import { check, type Check } from '../report.js';
-import type { ClusterStatus, PeerObservation } from '../qdrant/types.js';
+import type { ClusterStatus, PeerObservation } from './types.js';
 import { CHECK_IDS } from './check-ids.js';
 
 export interface ClusterHealthOptions {

@@ -20,7 +20,7 @@
  */
 import semver from 'semver';
 import { check, type Check } from '../report.js';
-import type { PeerObservation } from '../qdrant/types.js';
+import type { PeerObservation } from './types.js';
 import { CHECK_IDS } from './check-ids.js';
 import { noArchive, removeMintedPeer, restoreArchive } from './remedies.js';
 import {
