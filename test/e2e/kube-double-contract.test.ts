@@ -19,7 +19,7 @@ function realTarget(cluster: Cluster, namespace: string): Target {
     kubeconfig: cluster.kubeconfig,
     namespace,
     async createStatefulSet(name) {
-      // Created without a partition: the apiserver defaults it to 0 and nobody owns it.
+      // Created without a partition by kubectl: the apiserver defaults it to 0 and records kubectl-create as its owner.
       await cluster.kubectlOk(['create', '-n', namespace, '-f', '-'], {
         input: JSON.stringify({
           apiVersion: 'apps/v1',
@@ -88,7 +88,7 @@ describe('the Kubernetes API double agrees with the real kube-apiserver', functi
     expect(byStep['the guard applies 1 without force']).to.deep.equal({
       step: 'the guard applies 1 without force',
       code: 409,
-      message: `Apply failed with 1 conflict: conflict with "helm" using apps/v1: ${PARTITION_FIELD}`,
+      message: `Apply failed with 1 conflict: conflict with "helm": ${PARTITION_FIELD}`,
     });
     expect(byStep['the guard applies 1 with force']!.partition).to.equal(1);
     expect(byStep['helm applies without the field']!.partition).to.equal(0);

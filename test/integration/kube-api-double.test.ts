@@ -17,11 +17,16 @@ describe('Kubernetes API double: apply, controller lag and sinceTime as the apis
     try {
       const r = await ownershipSteps(t);
       expect(r.outcomes).to.deep.equal([
-        { step: 'helm applies partition 2', code: 200, partition: 2 },
+        {
+          step: 'helm applies partition 2 without force',
+          code: 409,
+          message: `Apply failed with 1 conflict: conflict with "kubectl-create" using apps/v1: ${PARTITION_FIELD}`,
+        },
+        { step: 'helm applies partition 2 with force', code: 200, partition: 2 },
         {
           step: 'the guard applies 1 without force',
           code: 409,
-          message: `Apply failed with 1 conflict: conflict with "helm" using apps/v1: ${PARTITION_FIELD}`,
+          message: `Apply failed with 1 conflict: conflict with "helm": ${PARTITION_FIELD}`,
         },
         { step: 'the guard applies 1 with force', code: 200, partition: 1 },
         { step: 'helm applies 1, the value it finds', code: 200, partition: 1 },

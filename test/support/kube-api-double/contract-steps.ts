@@ -19,7 +19,7 @@ export interface Target {
   name: string;
   kubeconfig: string;
   namespace: string;
-  /** A StatefulSet whose partition nobody owns yet (defaulted to 0). */
+  /** A StatefulSet created by `kubectl create` (manager kubectl-create), partition defaulted to 0. */
   createStatefulSet(name: string): Promise<void>;
   /** A pod whose container wrote one line; the line's time as the log path stamps it (ms). */
   podWithOneLine(name: string): Promise<{ pod: string; container: string; time: number }>;
@@ -81,7 +81,9 @@ export async function ownershipSteps(t: Target): Promise<{ outcomes: Outcome[]; 
     outcomes.push(plain);
     return o;
   };
-  const first = await step('helm applies partition 2', () => apply(t, sts, 'helm', 2, false));
+  // The creator (kubectl-create here) owns the defaulted partition: Helm takes it with force, as a Helm 4 upgrade would.
+  await step('helm applies partition 2 without force', () => apply(t, sts, 'helm', 2, false));
+  const first = await step('helm applies partition 2 with force', () => apply(t, sts, 'helm', 2, true));
   // The response is the object as written: the controller has not seen the new generation yet.
   const lagged = (first.sts?.status?.observedGeneration ?? 0) < (first.sts?.metadata?.generation ?? 0);
   const observed = await pollUntil(
@@ -126,7 +128,7 @@ export function doubleTarget(): Target & { double?: KubeApiDouble; start(): Prom
     kubeconfig: '',
     namespace: 'contract',
     async createStatefulSet(name) {
-      t.double!.seedQdrantStatefulSet({ name, replicas: 1 });
+      t.double!.seedQdrantStatefulSet({ name, replicas: 1, fieldManager: 'kubectl-create' });
     },
     async podWithOneLine() {
       // Stamped 300 ms into its second, like a line a container wrote.

@@ -14,8 +14,9 @@
  * `rollOut`, `onPartitionChange`, `rollingController`), and a snapshot controller.
  *
  * Server-side apply is emulated for StatefulSets only, and field ownership for one field only,
- * `spec.updateStrategy.rollingUpdate.partition` (the one the hooks apply): every manager that set it
- * owns it (an apply of the same value shares it, an update or merge patch that changes it takes it);
+ * `spec.updateStrategy.rollingUpdate.partition` (the one the hooks apply): the manager that created the
+ * StatefulSet owns it, defaulted or not (seedQdrantStatefulSet: `helm`); every manager that set it owns
+ * it (an apply of the same value shares it, an update or merge patch that changes it takes it);
  * an apply that changes a field another manager owns answers 409 Conflict with the apiserver's
  * FieldManagerConflict body unless `force=true`, which takes the field over; an apply without the field
  * gives it up, and once nobody owns it the API defaults it to 0. Other fields of an apply body are
@@ -108,6 +109,11 @@ export interface SeedOptions {
   /** Ordinals whose PVCs exist (default: all). */
   pvcOrdinals?: number[];
   partition?: number;
+  /**
+   * Who created the StatefulSet; it owns the (defaulted) partition, as the apiserver records for the creating
+   * manager. Default `helm`.
+   */
+  fieldManager?: string;
   tolerations?: KObj[];
   nodeSelector?: Record<string, string>;
   imagePullSecrets?: string[];
@@ -446,17 +452,17 @@ export class KubeApiDouble {
    * Server-side apply, emulated for the one field the hooks apply: rollingUpdate.partition of a StatefulSet
    * (see the header for the rules). statefulset key -> managers owning the partition.
    */
-  readonly partitionOwners = new Map<string, Set<string>>();
+  readonly partitionOwners = new Map<string, Map<string, 'Apply' | 'Update'>>();
 
   /** The field manager that owns rollingUpdate.partition of a StatefulSet (several: joined by ','), if any. */
   partitionOwner(statefulSet: string): string | undefined {
     const owners = this.partitionOwners.get(`${this.namespace}/${statefulSet}`);
-    return owners && owners.size > 0 ? [...owners].sort().join(',') : undefined;
+    return owners && owners.size > 0 ? [...owners.keys()].sort().join(',') : undefined;
   }
 
-  /** Records `manager` as the only owner of the partition, as a create or update by it does. */
-  setPartitionOwner(statefulSet: string, manager: string): void {
-    this.partitionOwners.set(`${this.namespace}/${statefulSet}`, new Set([manager]));
+  /** Records `manager` as the only owner of the partition, as a create or update by it does (an Update operation). */
+  setPartitionOwner(statefulSet: string, manager: string, operation: 'Apply' | 'Update' = 'Update'): void {
+    this.partitionOwners.set(`${this.namespace}/${statefulSet}`, new Map([[manager, operation]]));
   }
 
   private patch(key: ResourceKey, namespace: string, name: string, body: string, contentType: string, q: URLSearchParams): KObj {
@@ -470,7 +476,7 @@ export class KubeApiDouble {
       if (!current) throw notFound(key.resource, key.group, name);
       const partition = intent['spec']?.updateStrategy?.rollingUpdate?.partition;
       const ownerKey = `${namespace}/${name}`;
-      const owners = this.partitionOwners.get(ownerKey) ?? new Set<string>();
+      const owners = this.partitionOwners.get(ownerKey) ?? new Map<string, 'Apply' | 'Update'>();
       this.partitionOwners.set(ownerKey, owners);
       let merge: KObj = { spec: intent['spec'] ?? {} };
       if (partition === undefined) {
@@ -481,12 +487,12 @@ export class KubeApiDouble {
         }
       } else {
         const currentValue = current['spec']?.updateStrategy?.rollingUpdate?.partition ?? 0;
-        const others = [...owners].filter((m) => m !== manager).sort();
+        const others = [...owners].filter(([m]) => m !== manager).sort(([a], [b]) => a.localeCompare(b));
         if (partition !== currentValue && others.length > 0) {
           if (force !== 'true') throw partitionConflict(others);
           owners.clear();
         }
-        owners.add(manager);
+        owners.set(manager, 'Apply');
       }
       return this.mergeInto(key, namespace, name, merge);
     }
@@ -505,7 +511,7 @@ export class KubeApiDouble {
       const current = this.store.get(key.resource, namespace, name);
       if (current && (current['spec']?.updateStrategy?.rollingUpdate?.partition ?? 0) !== newPartition) {
         // An update that changes a field takes it from every other manager (updates never conflict).
-        this.partitionOwners.set(`${namespace}/${name}`, new Set([q.get('fieldManager') ?? 'kube-api-double-update']));
+        this.partitionOwners.set(`${namespace}/${name}`, new Map([[q.get('fieldManager') ?? 'kube-api-double-update', 'Update' as const]]));
       }
     }
     return this.mergeInto(key, namespace, name, update);
@@ -819,6 +825,7 @@ export class KubeApiDouble {
         collisionCount: 0,
       };
     });
+    this.setPartitionOwner(name, o.fieldManager ?? 'helm');
     return { statefulSet: this.get('statefulsets', name)!, pods: pods.map((p) => this.get('pods', p['metadata'].name)!), pvcs };
   }
 
@@ -995,13 +1002,17 @@ export async function startKubeApiDouble(options: DoubleOptions = {}): Promise<K
   return new KubeApiDouble(options).start();
 }
 
-/** The apiserver's answer to an apply that would change a field other managers own (without force). */
-function partitionConflict(owners: string[]): ApiError {
+/**
+ * The apiserver's answer to an apply that would change a field other managers own (without force). An owner by
+ * Update is named with its API version, an owner by Apply without (as kube-apiserver 1.34 words it).
+ */
+function partitionConflict(owners: Array<[string, 'Apply' | 'Update']>): ApiError {
   const field = '.spec.updateStrategy.rollingUpdate.partition';
-  const causes = owners.map((m) => ({ type: 'FieldManagerConflict', message: `conflict with "${m}" using apps/v1`, field }));
+  const who = ([m, op]: [string, 'Apply' | 'Update']) => (op === 'Apply' ? `conflict with "${m}"` : `conflict with "${m}" using apps/v1`);
+  const causes = owners.map((o) => ({ type: 'FieldManagerConflict', message: who(o), field }));
   const summary =
     owners.length === 1
-      ? `Apply failed with 1 conflict: conflict with "${owners[0]}" using apps/v1: ${field}`
-      : `Apply failed with ${owners.length} conflicts: ${owners.map((m) => `conflict with "${m}" using apps/v1: ${field}`).join('\n')}`;
+      ? `Apply failed with 1 conflict: ${who(owners[0]!)}: ${field}`
+      : `Apply failed with ${owners.length} conflicts: ${owners.map((o) => `${who(o)}: ${field}`).join('\n')}`;
   return new ApiError(409, statusBody(409, 'Conflict', summary, { causes }));
 }
