@@ -52,6 +52,10 @@ for tier in "${tiers[@]}"; do
     lint) run_tier lint scripts/lint.sh ;;
     standalone) run_tier standalone scripts/standalone.sh ;;
     real-qdrant) run_tier real-qdrant real_qdrant_tier ;;
+    # Not in the default list: the real node (test/cluster/README.md, "Real node") needs containerd, runc and the CNI
+    # plugins installed and `CLUSTER_NODE=real make cluster-build`; it starts its own cluster on another port base.
+    real-node) run_tier real-node env CLUSTER_NODE=real CLUSTER_PORT_BASE="${REAL_NODE_PORT_BASE:-27600}" \
+      npx mocha --timeout 400000 test/e2e/real-node.test.ts ;;
     *) echo "unknown tier: $tier" >&2; exit 2 ;;
   esac
 done
