@@ -21,10 +21,10 @@
  * The `--allow-degraded` override is applied here, not by the caller: with `allowDegraded` every failed
  * check becomes a warning whose remedy names the risk accepted, so the report still shows what was wrong.
  */
-import semver from 'semver';
 import { check, type Check } from '../report.js';
 import type { ClusterStatus, PeerObservation } from './types.js';
 import { CHECK_IDS } from './check-ids.js';
+import { compareVersionTexts, normalizeVersionText } from './version.js';
 
 export interface ClusterHealthOptions {
   /** spec.replicas of the StatefulSet. */
@@ -541,7 +541,7 @@ function versionAgreementCheck(answered: readonly PeerObservation[], subject: st
   if (byVersion.size === 1) {
     return check(id, 'pass', subject, `${withVersion.length} peer(s) run ${[...byVersion.keys()][0]}`, expected);
   }
-  const versions = [...byVersion.keys()].sort(compareVersionText);
+  const versions = [...byVersion.keys()].sort(compareVersionTexts);
   return check(
     id,
     'fail',
@@ -574,18 +574,6 @@ function readinessChecks(answered: readonly PeerObservation[], subject: string):
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-/** "1.13.4" for "v1.13.4" and " 1.13.4 "; anything else unchanged. */
-export function normalizeVersionText(v: string): string {
-  const t = v.trim();
-  return /^v\d/.test(t) ? t.slice(1) : t;
-}
-
-function compareVersionText(a: string, b: string): number {
-  const pa = semver.parse(a);
-  const pb = semver.parse(b);
-  if (pa && pb) return semver.compare(pa, pb);
-  return cmp(a, b);
-}
 
 /** The pod that answers as this peer id, if any. */
 export function podOfPeer(peerId: string, peers: readonly AnsweringPeer[]): string | undefined {

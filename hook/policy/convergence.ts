@@ -18,7 +18,7 @@
  *   the upgrade a failure is a failure.
  * - A pod that did not answer fails `cluster.reachable` once; its per-pod checks are `skip`, not repeated fails.
  */
-import semver from 'semver';
+import type { SemVer } from 'semver';
 import { check, type Check } from '../report.js';
 import type { PeerObservation } from './types.js';
 import { CHECK_IDS } from './check-ids.js';
@@ -34,7 +34,7 @@ import {
   sortByOrdinal,
   type EnabledCluster,
 } from './cluster-health.js';
-import { parseVersion } from './version.js';
+import { parseVersion, QDRANT_VERSION_FACTS, readVersion, versionAtLeast, versionCore, versionWithin } from './version.js';
 import type { RecordClassification } from './record.js';
 
 /** What convergence needs of one recorded ordinal; GuardRecord['peers'] entries fit. */
@@ -68,16 +68,14 @@ export interface ConvergenceInput {
 
 export const DEFAULT_STORAGE_PATH = '/qdrant/storage';
 /** The guard reads peer_metadata from telemetry from this version on (docs/qdrant-facts.md#peer-metadata-api). */
-export const PEER_METADATA_API_SINCE = '1.16.0';
+export const PEER_METADATA_API_SINCE = QDRANT_VERSION_FACTS.peerMetadataApiSince;
 
 /**
  * True where a stale own entry in peer_metadata_by_id is Qdrant's known behaviour, not a failure: a
  * single-peer cluster on 1.13.3 to 1.14.x never refreshes its own metadata (fixed in 1.15.0, docs/qdrant-facts.md#single-peer-stale-metadata).
  */
 export function staleSelfMetadataIsExpected(version: string, peerCount: number): boolean {
-  if (peerCount !== 1) return false;
-  const v = looseCore(version);
-  return v !== undefined && semver.gte(v, '1.13.3') && semver.lt(v, '1.15.0');
+  return peerCount === 1 && versionWithin(version, QDRANT_VERSION_FACTS.staleSelfMetadata);
 }
 
 export function assessConvergence(input: ConvergenceInput): Check[] {
@@ -104,8 +102,8 @@ export function assessConvergence(input: ConvergenceInput): Check[] {
   // Before 1.16 no pod can report peer metadata: one skip says so instead of one per pod.
   const noMetadataApi =
     enabled.length > 0 &&
-    enabled.every((p) => !p.observation.peerMetadata && !atLeast(p.observation.version?.version, PEER_METADATA_API_SINCE)) &&
-    !atLeast(target.version, PEER_METADATA_API_SINCE);
+    enabled.every((p) => !p.observation.peerMetadata && !versionAtLeast(p.observation.version?.version, PEER_METADATA_API_SINCE)) &&
+    !versionAtLeast(target.version, PEER_METADATA_API_SINCE);
   if (noMetadataApi) {
     checks.push(
       check(
@@ -137,7 +135,7 @@ export function assessConvergence(input: ConvergenceInput): Check[] {
   return checks;
 }
 
-function versionCheck(o: PeerObservation, target: semver.SemVer): Check {
+function versionCheck(o: PeerObservation, target: SemVer): Check {
   const id = CHECK_IDS.peerVersion;
   const pod = o.endpoint.pod;
   const expected = target.version;
@@ -146,7 +144,7 @@ function versionCheck(o: PeerObservation, target: semver.SemVer): Check {
   if (!raw) {
     return check(id, 'fail', pod, 'GET / reported no version', expected, `Read GET / on ${pod} by hand; a Qdrant that does not report its version is not the expected image.`);
   }
-  const seen = looseParse(raw);
+  const seen = readVersion(raw);
   if (!seen) {
     return check(id, 'fail', pod, `GET / reported "${raw}", not a semver version`, expected, `Check the image ${pod} runs (kubectl get pod ${pod} -o jsonpath='{.spec.containers[*].image}').`);
   }
@@ -203,7 +201,7 @@ function identityCheck(
   );
 }
 
-function metadataCheck(o: PeerObservation, target: semver.SemVer, enabled: readonly ReturnType<typeof enabledPeers>[number][]): Check {
+function metadataCheck(o: PeerObservation, target: SemVer, enabled: readonly ReturnType<typeof enabledPeers>[number][]): Check {
   const id = CHECK_IDS.peerMetadata;
   const pod = o.endpoint.pod;
   const expected = `every peer_metadata entry at ${target.version}`;
@@ -211,9 +209,10 @@ function metadataCheck(o: PeerObservation, target: semver.SemVer, enabled: reado
   if (o.cluster!.status === 'disabled') return check(id, 'skip', pod, 'cluster mode disabled: no peer metadata', expected);
   const cluster = o.cluster as EnabledCluster;
   const running = o.version?.version;
-  const runningCore = running ? looseCore(running) : undefined;
+  const runningVersion = readVersion(running);
+  const runningCore = runningVersion ? versionCore(runningVersion) : undefined;
   if (!o.peerMetadata) {
-    if (runningCore && semver.gte(runningCore, PEER_METADATA_API_SINCE)) {
+    if (runningCore && versionAtLeast(runningCore, PEER_METADATA_API_SINCE)) {
       return check(
         id,
         'warn',
@@ -236,7 +235,7 @@ function metadataCheck(o: PeerObservation, target: semver.SemVer, enabled: reado
   const stale: string[] = [];
   const notes: string[] = [];
   for (const [peerId, meta] of entries) {
-    const v = looseParse(meta.version);
+    const v = readVersion(meta.version);
     if (v && core(v) === core(target)) continue;
     const who = podOfPeer(peerId, enabled);
     const text = `peer ${peerId}${who ? ` (${who})` : ''} at ${meta.version}`;
@@ -263,26 +262,7 @@ function metadataCheck(o: PeerObservation, target: semver.SemVer, enabled: reado
 
 // ---------------------------------------------------------------------------------------------
 
-function core(v: semver.SemVer): string {
-  return `${v.major}.${v.minor}.${v.patch}`;
-}
-
-/** semver after dropping a leading `v` and whitespace; undefined when not a version. */
-function looseParse(raw: string): semver.SemVer | undefined {
-  const t = raw.trim();
-  const bare = t.startsWith('v') ? t.slice(1) : t;
-  return (/^\d/.test(bare) && semver.parse(bare)) || undefined;
-}
-
-function atLeast(raw: string | undefined, min: string): boolean {
-  const v = raw ? looseCore(raw) : undefined;
-  return v !== undefined && semver.gte(v, min);
-}
-
-function looseCore(raw: string): string | undefined {
-  const v = looseParse(raw);
-  return v ? core(v) : undefined;
-}
+const core = versionCore;
 
 function statefulsetOf(obs: readonly PeerObservation[]): string | undefined {
   const m = obs.length > 0 ? /^(.+)-\d+$/.exec(obs[0]!.endpoint.pod) : null;

@@ -44,11 +44,65 @@ export interface VersionChangeDecision {
   check: Check;
 }
 
-/** Normalises a version or tag per the rules above; throws a usage error (exit 2) if it is not semver. */
-export function parseVersion(raw: string, what = 'version'): semver.SemVer {
+/**
+ * What the guard relies on about particular Qdrant versions, in one place. Everything that compares a running
+ * version with a threshold reads it from here.
+ */
+export const QDRANT_VERSION_FACTS = {
+  /** GET /telemetry?details_level=3 reports cluster.peer_metadata from this version on (docs/qdrant-facts.md#peer-metadata-api). */
+  peerMetadataApiSince: '1.16.0',
+  /**
+   * Single-peer clusters on [from, until) never refresh their own peer_metadata entry after an upgrade
+   * (docs/qdrant-facts.md#single-peer-stale-metadata).
+   */
+  staleSelfMetadata: { from: '1.13.3', until: '1.15.0' },
+} as const;
+
+/**
+ * The one version parser: trims, drops one leading `v` (the image tag of a release), and reads full semver;
+ * undefined when the text is not a version. parseVersion is the same with a usage error instead of undefined.
+ */
+export function readVersion(raw: string | undefined): semver.SemVer | undefined {
+  if (raw === undefined) return undefined;
   const trimmed = raw.trim();
   const bare = trimmed.startsWith('v') ? trimmed.slice(1) : trimmed;
-  const parsed = /^\d/.test(bare) ? semver.parse(bare) : null;
+  return (/^\d/.test(bare) && semver.parse(bare)) || undefined;
+}
+
+/** MAJOR.MINOR.PATCH of a version: labels like `-unprivileged` are image variants of the same release. */
+export function versionCore(v: semver.SemVer): string {
+  return `${v.major}.${v.minor}.${v.patch}`;
+}
+
+/** True when `raw` reads as a version whose core is at least `min`. */
+export function versionAtLeast(raw: string | undefined, min: string): boolean {
+  const v = readVersion(raw);
+  return v !== undefined && semver.gte(versionCore(v), min);
+}
+
+/** True when `raw` reads as a version whose core lies in [from, until). */
+export function versionWithin(raw: string | undefined, range: { from: string; until: string }): boolean {
+  const v = readVersion(raw);
+  return v !== undefined && semver.gte(versionCore(v), range.from) && semver.lt(versionCore(v), range.until);
+}
+
+/** Two version texts in semver order when both read as versions, else as text. */
+export function compareVersionTexts(a: string, b: string): number {
+  const pa = readVersion(a);
+  const pb = readVersion(b);
+  if (pa && pb) return semver.compare(pa, pb);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** "1.13.4" for "v1.13.4" and " 1.13.4 "; anything else unchanged. */
+export function normalizeVersionText(v: string): string {
+  const t = v.trim();
+  return /^v\d/.test(t) ? t.slice(1) : t;
+}
+
+/** Normalises a version or tag per the rules above; throws a usage error (exit 2) if it is not semver. */
+export function parseVersion(raw: string, what = 'version'): semver.SemVer {
+  const parsed = readVersion(raw);
   if (!parsed) {
     throw usageError(
       `${what} "${raw}" is not a semver version (expected MAJOR.MINOR.PATCH, e.g. 1.13.4 or v1.13.4)`,
@@ -67,9 +121,7 @@ export function isVersion(raw: string): boolean {
   }
 }
 
-function core(v: semver.SemVer): string {
-  return `${v.major}.${v.minor}.${v.patch}`;
-}
+const core = versionCore;
 
 export function classifyVersionChange(from: semver.SemVer, to: semver.SemVer): VersionChangeKind {
   const cmp = semver.compare(core(from), core(to));
