@@ -33,7 +33,7 @@ import {
   reachabilityChecks,
   sortByOrdinal,
   type EnabledCluster,
-} from './cluster-health.js';
+} from './consensus.js';
 import { parseVersion, QDRANT_VERSION_FACTS, readVersion, versionAtLeast, versionCore, versionWithin } from './version.js';
 import type { RecordClassification } from './record.js';
 
