@@ -53,14 +53,24 @@ export function check(
 }
 
 /**
- * One line naming what failed and where to read, for a summary or an Event: "volume.state on pvc/x (qdrant-1),
- * version.policy on qdrant; see docs/runbooks.md#...". The facts stay in `observed`, the steps in `remedy`.
+ * One line naming what failed, the start of what was seen, and where to read, for a summary or an Event:
+ * "volume.state on pvc/x (qdrant-1): raft_state.json ... is missing...; version.policy on qdrant: 1.11.3 -> 1.13.4
+ * (skipped-minor)...; see docs/runbooks.md#...". The whole facts stay in `observed`, the steps in `remedy`.
  */
 export function failureHeadline(failed: readonly Check[], max = 3): string {
   if (failed.length === 0) return '';
-  const named = failed.slice(0, max).map((c) => `${c.id} on ${c.subject}`);
+  // An Event is often all an operator sees (kubectl describe): each failure keeps the start of what was seen.
+  const named = failed.slice(0, max).map((c) => `${c.id} on ${c.subject}: ${brief(c.observed)}`);
   const more = failed.length > max ? ` and ${failed.length - max} more` : '';
-  return `${named.join(', ')}${more}; see ${runbookOf(failed[0]!.id)}`;
+  return `${named.join('; ')}${more}; see ${runbookOf(failed[0]!.id)}`;
+}
+
+/** The first words of an observation, cut at a word boundary: enough to tell one failure from another. */
+function brief(observed: string, max = 90): string {
+  const line = observed.replace(/\s+/g, ' ').trim();
+  if (line.length <= max) return line;
+  const cut = line.lastIndexOf(' ', max);
+  return `${line.slice(0, cut > max / 2 ? cut : max)}...`;
 }
 
 /** The catalogue's one-sentence description of a check. */

@@ -230,8 +230,9 @@ for (const helm of HELM_MAJORS) {
         expect(refused.type).to.equal('Warning');
         expect(refused.message).to.contain('to 1.13.6 refused');
         expect(refused.message).to.contain(`qdrant-storage-${rel.statefulset}-1`);
-        expect(refused.message).to.contain('missing-state');
-        expect(refused.message).to.contain('#6229');
+        expect(refused.message).to.contain('volume.state');
+        expect(refused.message).to.contain('raft_state.json');
+        expect(refused.message).to.contain('docs/runbooks.md#lost-or-corrupt-raft-state');
 
         const log = await rel.jobLog('pre-upgrade');
         expect(log).to.contain('REFUSED');

@@ -102,13 +102,16 @@ describe('policy/check-ids: one catalogue of every id a report can carry', () =>
     expect(text.match(/runbook: /g)).to.have.length(1);
   });
 
-  it('a failure headline is one line: which checks failed where, and the runbook of the first', () => {
-    const a = check('volume.state', 'fail', 'pvc/qdrant-storage-qdrant-1 (qdrant-1)', 'raft_state.json is missing while a long story', 'e', 'many steps');
+  it('a failure headline is one line: which checks failed where, the start of what was seen, the runbook of the first', () => {
+    const long = 'raft_state.json is missing while collections_meta_wal/ holds 2 segment(s) (2.5 MiB) and a long story follows';
+    const a = check('volume.state', 'fail', 'pvc/qdrant-storage-qdrant-1 (qdrant-1)', long, 'e', 'many steps');
     const b = check('version.policy', 'fail', 'statefulset/qdrant', '1.11.3 -> 1.13.4', 'e', 'r');
     const line = failureHeadline([a, b]);
     expect(line).to.equal(
-      'volume.state on pvc/qdrant-storage-qdrant-1 (qdrant-1), version.policy on statefulset/qdrant; see docs/runbooks.md#lost-or-corrupt-raft-state',
+      'volume.state on pvc/qdrant-storage-qdrant-1 (qdrant-1): raft_state.json is missing while collections_meta_wal/ holds 2 segment(s) (2.5 MiB) and a...; ' +
+        'version.policy on statefulset/qdrant: 1.11.3 -> 1.13.4; see docs/runbooks.md#lost-or-corrupt-raft-state',
     );
+    expect(line).not.to.contain('\n');
     expect(line).not.to.contain('long story');
     expect(line).not.to.contain('many steps');
     expect(failureHeadline([a, a, a, a, a])).to.contain('and 2 more');
