@@ -224,7 +224,16 @@ export async function runRestoreVolumeWorker(opts: RestoreVolumeWorkerOptions): 
       checks: [check('restore-volume.archive', 'fail', opts.pod, observed, 'an intact archive of this pod', 'docs/runbooks.md#no-archive-to-restore')],
     };
   }
-  const restored = await runRestore({ archive: file, storage: opts.storage, ...(opts.allowPeerChange ? { allowPeerChange: true } : {}) });
+  // The pod name turns on restore's identity checks (the archive's recorded pod, the address of its peer); an archive
+  // dir on the snapshots volume also counts as this volume's own archives.
+  const ownDir = path.resolve(opts.archiveDir) === path.resolve(opts.storage, '.upgrade-guard');
+  const restored = await runRestore({
+    archive: file,
+    storage: opts.storage,
+    pod: opts.pod,
+    ...(ownDir ? {} : { archiveDir: opts.archiveDir }),
+    ...(opts.allowPeerChange ? { allowPeerChange: true } : {}),
+  });
   const name = path.basename(file);
   return {
     ...restored,
