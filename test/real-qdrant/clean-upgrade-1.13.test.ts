@@ -10,7 +10,7 @@ import { runVolume } from '../../hook/commands/volume.js';
 import { assessConvergence, type RecordedIdentity } from '../../hook/policy/convergence.js';
 import { findingsToChecks, scanLogLines, splitLogText } from '../../hook/policy/log-loop.js';
 import { RealQdrantCluster, requireQdrantVersions, stopCluster } from '../support/real-qdrant/index.js';
-import { observeAll } from '../support/real-qdrant/observe.js';
+import { settle } from '../support/real-qdrant/observe.js';
 
 describe('real Qdrant 1.13.4 -> 1.13.5, a clean rolling upgrade of three peers', function () {
   this.timeout(300_000);
@@ -59,7 +59,7 @@ describe('real Qdrant 1.13.4 -> 1.13.5, a clean rolling upgrade of three peers',
   });
 
   it('convergence passes: same ids as recorded, one version, one leader, every replica Active', async () => {
-    const conv = assessConvergence({ targetVersion: '1.13.5', record, observations: await observeAll(c), expectedReplicas: 3 });
+    const conv = await settle(c, (observations) => assessConvergence({ targetVersion: '1.13.5', record, observations, expectedReplicas: 3 }));
     expect(conv.filter((x) => x.status === 'fail')).to.deep.equal([]);
     expect(conv.filter((x) => x.id === 'peer.identity').map((x) => x.status)).to.deep.equal(['pass', 'pass', 'pass']);
     for (const i of [0, 1, 2]) expect(await c.countPoints('c1', i)).to.equal(30);
