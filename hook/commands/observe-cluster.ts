@@ -12,9 +12,11 @@ import type { RolloutPod, RolloutSnapshot } from '../policy/rollout.js';
 import type { PodSnapshot, StatefulSetSnapshot } from '../kube/types.js';
 import type { PeerObservation } from '../qdrant/types.js';
 import { endpointOf, observePods, podsOf, recordName, type ClusterDeps } from './cluster.js';
+import { QDRANT_CONTAINER } from '../policy/layout.js';
 
-/** Qdrant's container in the chart's pods; its log is where the #6229 loop shows. */
-export const QDRANT_CONTAINER = 'qdrant';
+/** Qdrant's container in the chart's pods (policy/layout.ts); its log is where the #6229 loop shows. */
+export { QDRANT_CONTAINER };
+
 /** How much of a pod's log is read per look: the loop prints hundreds of lines within seconds. */
 const LOG_LIMIT_BYTES = 2 * 1024 * 1024;
 

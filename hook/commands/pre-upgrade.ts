@@ -15,6 +15,7 @@ import { serializeRecord, RECORD_CLASSIFICATIONS, type GuardRecord, type RecordP
 import { type PodSnapshot, type PvcSnapshot, type StatefulSetSnapshot, type WorkerPodSpec, type WorkerResult } from '../kube/types.js';
 import type { TerminationSummary } from './volume.js';
 import type { PeerObservation } from '../qdrant/types.js';
+import { QDRANT_STORAGE_PATH, SNAPSHOTS_ARCHIVE_DIR } from '../policy/layout.js';
 import {
   STORAGE_CLAIM,
   SNAPSHOTS_CLAIM,
@@ -47,8 +48,8 @@ export interface PreUpgradeOptions extends ClusterTarget {
 }
 
 /** Where the worker pods mount things (the same paths as the Qdrant container). */
-const WORKER_STORAGE = '/qdrant/storage';
-const WORKER_ARCHIVE_DIR_ON_SNAPSHOTS = '/qdrant/snapshots/upgrade-guard';
+const WORKER_STORAGE = QDRANT_STORAGE_PATH;
+const WORKER_ARCHIVE_DIR_ON_SNAPSHOTS = SNAPSHOTS_ARCHIVE_DIR;
 const TERMINATION_LOG = '/dev/termination-log';
 
 export async function runPreUpgrade(opts: PreUpgradeOptions, deps: ClusterDeps): Promise<Report> {

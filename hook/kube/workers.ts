@@ -8,6 +8,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { GuardError, infraError } from '../errors.js';
 import type { Clock } from '../runtime/clock.js';
 import type { Progress } from '../runtime/progress.js';
+import { QDRANT_SNAPSHOTS_PATH, QDRANT_STORAGE_PATH } from '../policy/layout.js';
 import { WORKER_COMPONENT_LABEL, type WorkerPodSpec, type WorkerResult } from './types.js';
 
 /** Labels a run's pods so one list request per poll sees them all. */
@@ -32,12 +33,12 @@ export function buildWorkerPod(
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
   ];
   const mounts = [
-    { name: 'storage', mountPath: '/qdrant/storage' },
+    { name: 'storage', mountPath: QDRANT_STORAGE_PATH },
     { name: 'tmp', mountPath: '/tmp' },
   ];
   if (spec.snapshotsPvc) {
     volumes.push({ name: 'snapshots', persistentVolumeClaim: { claimName: spec.snapshotsPvc } });
-    mounts.push({ name: 'snapshots', mountPath: '/qdrant/snapshots' });
+    mounts.push({ name: 'snapshots', mountPath: QDRANT_SNAPSHOTS_PATH });
   }
   const pod: V1Pod = {
     apiVersion: 'v1',

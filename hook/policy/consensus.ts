@@ -22,6 +22,7 @@
 import { check, type Check } from '../report.js';
 import type { ClusterStatus, PeerObservation } from './types.js';
 import { CHECK_IDS } from './check-ids.js';
+import { QDRANT_P2P_PORT } from './layout.js';
 
 export type EnabledCluster = Extract<ClusterStatus, { status: 'enabled' }>;
 
@@ -410,7 +411,7 @@ export function membershipChecks(peers: readonly AnsweringPeer[], opts: Membersh
   const outsiders = peers.filter((p) => !(p.cluster.peerId in view));
   if (outsiders.length > 0) {
     facts.push(`${outsiders.map((p) => `${p.pod} (peer ${p.cluster.peerId})`).join(', ')} not among the peers ${reference.pod} lists`);
-    remedies.push(`Check the log of ${pods(outsiders.map((p) => p.pod))} for the bootstrap URI it joins through and that it reaches the leader on port 6335.`);
+    remedies.push(`Check the log of ${pods(outsiders.map((p) => p.pod))} for the bootstrap URI it joins through and that it reaches the leader on port ${QDRANT_P2P_PORT}.`);
   }
   // Ids that belong to no pod: only decidable when every pod's id is known.
   const known = new Set<string>(peers.map((p) => p.cluster.peerId));

@@ -36,6 +36,7 @@ import {
 } from './consensus.js';
 import { parseVersion, QDRANT_VERSION_FACTS, readVersion, versionAtLeast, versionCore, versionWithin } from './version.js';
 import type { RecordClassification } from './record.js';
+import { archiveDirOf, QDRANT_STORAGE_PATH } from './layout.js';
 
 /** What convergence needs of one recorded ordinal; GuardRecord['peers'] entries fit. */
 export interface RecordedIdentity {
@@ -66,7 +67,7 @@ export interface ConvergenceInput {
   subject?: string;
 }
 
-export const DEFAULT_STORAGE_PATH = '/qdrant/storage';
+export const DEFAULT_STORAGE_PATH = QDRANT_STORAGE_PATH;
 /** The guard reads peer_metadata from telemetry from this version on (docs/qdrant-facts.md#peer-metadata-api). */
 export const PEER_METADATA_API_SINCE = QDRANT_VERSION_FACTS.peerMetadataApiSince;
 
@@ -84,7 +85,7 @@ export function assessConvergence(input: ConvergenceInput): Check[] {
   const obs = sortByOrdinal(input.observations);
   const statefulset = input.statefulset ?? statefulsetOf(obs) ?? 'qdrant';
   const storagePath = input.storagePath ?? DEFAULT_STORAGE_PATH;
-  const archiveDir = input.archiveDir ?? `${storagePath.replace(/\/+$/, '')}/.upgrade-guard`;
+  const archiveDir = input.archiveDir ?? archiveDirOf(storagePath);
   const checks: Check[] = [...reachabilityChecks(obs, input.expectedReplicas, subject)];
 
   if (!input.record) {

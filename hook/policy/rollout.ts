@@ -17,9 +17,10 @@
 import { parse } from 'lossless-json';
 import { check, type Check } from '../report.js';
 import { CHECK_IDS } from './check-ids.js';
+import { STARTUP_CHECK_CONTAINER } from './layout.js';
 
-/** The init container the chart runs on every Qdrant pod (chart/templates/qdrant-statefulset.yaml). */
-export const STARTUP_CHECK_CONTAINER = 'upgrade-guard-startup-check';
+/** The init container the chart runs on every Qdrant pod (policy/layout.ts). */
+export { STARTUP_CHECK_CONTAINER };
 
 export interface RolloutPod {
   name: string;
