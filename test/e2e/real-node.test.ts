@@ -4,9 +4,10 @@
 // context enforced (uid, read-only root, fsGroup on a real local volume). Registers its tests only when
 // CLUSTER_NODE=real (scripts/test-all.sh real-node): the stand-in's e2e tier runs the other files, none of these.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ensureCluster, releaseCluster, testNamespace, waitFor, waitForPodDone, type Cluster } from './support/cluster.js';
+import { ensureCluster, kubectlBin, releaseCluster, testNamespace, waitFor, waitForPodDone, type Cluster } from './support/cluster.js';
 import { dumpOnFailure } from './support/guard-diagnostics.js';
 import { baseValues, GuardRelease, HELM_MAJORS, HELM_TIMEOUT_SECONDS, mergeValues, type Values } from './support/guard-release.js';
 
@@ -249,9 +250,34 @@ for (const helm of HELM_MAJORS) {
       expect(r.output).to.contain('PASS');
     });
 
-    it('upgrades under the guard: archives written as uid 1000 on fsGroup volumes, peers keep their ids', async () => {
-      const r = await rel.upgrade(values('v1.13.5'));
+    it('upgrades under the guard: workers without a token on a read-only root archive as uid 1000 onto fsGroup volumes; peers keep their ids', async () => {
+      // The worker pods are deleted by the run that made them: watch them while the upgrade runs.
+      const watch = spawn(
+        kubectlBin,
+        ['get', 'pods', '-n', rel.namespace, '-l', 'app.kubernetes.io/component=upgrade-guard-worker', '--watch', '-o',
+          'jsonpath={.metadata.name}|{.status.phase}|{.spec.automountServiceAccountToken}|{.spec.securityContext.runAsUser}|' +
+          '{.spec.containers[0].securityContext.readOnlyRootFilesystem}|{.spec.volumes[*].name}{"\\n"}'],
+        { env: { ...process.env, KUBECONFIG: cluster.kubeconfig } },
+      );
+      let seen = '';
+      watch.stdout.on('data', (d) => (seen += d));
+      let r: Awaited<ReturnType<GuardRelease['upgrade']>>;
+      try {
+        r = await rel.upgrade(values('v1.13.5'));
+      } finally {
+        watch.kill();
+      }
       expect(r.code, r.output.slice(-3000)).to.equal(0);
+      const workers = new Map<string, string[]>();
+      for (const line of seen.split('\n').filter(Boolean)) workers.set(line.split('|')[0], line.split('|'));
+      expect(workers.size, `worker pods seen:\n${seen}`).to.equal(3);
+      for (const [name, [, , automount, uid, readOnly, volumes]] of workers) {
+        expect(automount, name).to.equal('false');
+        expect(uid, name).to.equal('1000');
+        expect(readOnly, name).to.equal('true');
+        expect(volumes.split(' ').some((v) => v.startsWith('kube-api-access')), `${name} volumes: ${volumes}`).to.equal(false);
+      }
+      expect([...workers.values()].map((w) => w[1]), seen).to.deep.equal(['Succeeded', 'Succeeded', 'Succeeded']);
       await rel.waitPodsReady(3, ':v1.13.5', 180_000);
       expect(await rel.peerIds()).to.deep.equal(ids);
       for (const component of ['pre-upgrade', 'post-upgrade'] as const) {
