@@ -7,7 +7,7 @@
  * | healthy | normal behaviour |
  * | lagging | reports a commit `lagEntries` behind and `pending_operations > 0`; /readyz 503; heals after `durationMs` if set |
  * | new-peer-id | (at start) ignores its state, mints a new id and joins as a duplicate peer with the same URI (#6348) |
- * | metadata-loop | (at start) behaves as if raft_state.json were lost: new id, replays the WAL, loops "Replaced metadata" (#6229) |
+ * | metadata-loop | (at start) new id, replays the WAL, loops "Replaced metadata" every 20-50 ms, no leader, /readyz 503: the log of the #6229 report, which the real binaries did not show on demand (a plain lost state is not a fault: delete raft_state.json) |
  * | unreachable | REST and p2p sockets closed (connection refused) |
  * | shards-dead | its replicas are set to `shardState` (Dead by default, or Partial) through consensus; /readyz 503 |
  * | not-ready | /readyz answers 503 for ever |

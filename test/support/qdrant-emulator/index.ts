@@ -14,15 +14,19 @@
  * - consensus (docs/qdrant-facts.md#http-api): bootstrap peer leader at term 1, `--bootstrap` joins, log replication with
  *   majority commit, elections after a leader is lost, UpdatePeerMetadata on a version change
  *   (with the 1.13.3-1.14.x single-peer stale-metadata bug of docs/qdrant-facts.md#single-peer-stale-metadata), address changes;
- * - the #6229 failure (docs/incident-6229.md): a used volume without its state file mints a new id, replays the old
- *   WAL, logs "Replaced metadata ... from X to X" every 20-50 ms (capped), shows phantom peers, no
- *   leader, pending operations, and /readyz 503;
+ * - the #6229 failure (docs/incident-6229.md) as the real 1.13.5 and 1.16.3 showed it
+ *   (test/real-qdrant/emulator-contract.test.ts): a used volume without its state file mints a new id,
+ *   loads its collections and replays the old WAL with Qdrant's refusals; alone it elects itself over
+ *   the old log (ready, the old id a phantom voter at the same URI); with --bootstrap it joins as a
+ *   second id at its URI on 1.13 and is refused, then panics (exit 101), on 1.16;
  * - REST (docs/qdrant-facts.md#http-api): `/`, `/healthz`, `/livez`, `/readyz`, `/cluster`, `/collections`, `/collections/{c}`,
  *   `/collections/{c}/cluster`, `/telemetry?details_level=N` (`peer_metadata` at level 3 on 1.16+),
  *   `/metrics`, `PUT /collections/{c}`; API key and read-only key as Qdrant's middleware checks them
  *   (`/`, `/healthz`, `/readyz`, `/livez` need no key);
- * - faults (faults.ts): lagging, new-peer-id (#6348), metadata-loop, unreachable, shards-dead,
- *   not-ready, consensus-stopped.
+ * - faults (faults.ts), each EMULATED because the real server cannot be made to show it on demand:
+ *   lagging, new-peer-id (#6348), metadata-loop (the original report's "Replaced metadata ... from X
+ *   to X" every 20-50 ms, no leader, /readyz 503), unreachable, shards-dead, not-ready,
+ *   consensus-stopped.
  *
  * What it does NOT emulate:
  * - gRPC (6334) and Qdrant's real p2p gRPC protocol: peers talk a small JSON-over-HTTP protocol of
