@@ -33,7 +33,7 @@ export const CHECK_CATALOGUE = {
   'volume.stub-state': entry(RUNBOOKS.lostState, 'A volume that holds collections does not carry the empty state of a peer that never joined.'),
   'volume.snapshot': entry(RUNBOOKS.volumeSnapshot, 'The CSI VolumeSnapshot of the PVC became readyToUse before the deadline.'),
   // diagnose-logs: the #6229 signature in a Qdrant log the operator already has.
-  'diagnose.signature': entry(RUNBOOKS.lostState, 'The log shows no sign of a peer that lost its raft state (qdrant/qdrant#6229), in its own log or in the log of a peer that saw it.'),
+  'diagnose.signature': entry(RUNBOOKS.diagnoseLog, 'The log shows no sign of a peer that lost its raft state (qdrant/qdrant#6229), in its own log or in the log of a peer that saw it.'),
   'diagnose.new-state': entry(RUNBOOKS.newPeerId, 'No new raft state initialized on a volume that then loads collections.'),
   'diagnose.metadata-loop': entry(RUNBOOKS.metadataLoop, 'No replayed "Replaced metadata" lines (a version replaced by itself).'),
   'diagnose.replayed-operations': entry(RUNBOOKS.lostState, 'No collection operation applied a second time (a consensus log replayed under a new id).'),

@@ -26,6 +26,7 @@ export const RUNBOOKS = {
   volumeSnapshot: 'volumesnapshot-failed',
   guardBookkeeping: 'record-or-event-not-written',
   readingReports: 'reading-a-report',
+  diagnoseLog: 'diagnose-a-qdrant-log',
   emergencyOff: 'turn-the-guard-off-in-an-emergency',
 } as const;
 
