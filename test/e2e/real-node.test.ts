@@ -78,6 +78,14 @@ if (REAL) {
         spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
       }),
     });
+    // Bound before the pod exists: a pod the scheduler found unschedulable (claim not yet bound) was once left
+    // unscheduled for minutes after the binding, which is the scheduler's queueing, not what this test is about.
+    await waitFor(
+      'claim data Bound',
+      async () => ((await cluster.kubectlJson(['get', 'pvc', '-n', ns, 'data'])).status?.phase === 'Bound' ? true : undefined),
+      60_000,
+      500,
+    );
     await cluster.kubectlOk(['apply', '-n', ns, '-f', '-'], {
       input: manifest({
         apiVersion: 'v1',
@@ -205,7 +213,8 @@ if (REAL) {
 // The chart and its guard on the real node, with every security context enforced: real Qdrant (the images hold the
 // binaries from QDRANT_BIN_DIR), the startup-check init container under a read-only root, the pre-upgrade Job and its
 // worker pods (Qdrant's uid, no service-account token, read-only root) archiving onto local volumes that only the
-// pod's fsGroup makes writable, the staged rollout, the post-upgrade Job and helm test; then a refused upgrade.
+// pod's fsGroup makes writable, the staged rollout, the post-upgrade Job and helm test; then a refused upgrade, and
+// a peer whose volume lost its raft state held back by the startup check.
 for (const helm of HELM_MAJORS) {
   (REAL ? describe : () => {})(`real node: the chart under ${helm}, install, guarded upgrade 1.13.4 -> 1.13.5, refused skip to 1.16.3`, function () {
     this.timeout(STEP_MS);
@@ -305,6 +314,30 @@ for (const helm of HELM_MAJORS) {
       const after = await rel.pods();
       expect(after.map((p) => `${p.uid} ${p.image}`)).to.deep.equal(before.map((p) => `${p.uid} ${p.image}`));
       expect(await rel.peerIds()).to.deep.equal(ids);
+    });
+
+    it('stops a peer whose volume lost raft_state.json in its startup check, before Qdrant can mint a new id', async () => {
+      // Scale down first so nothing runs on the volume while its raft state goes (a running Qdrant rewrites it).
+      const pod2 = `${rel.statefulset}-2`;
+      await cluster.kubectlOk(['scale', 'statefulset', '-n', rel.namespace, rel.statefulset, '--replicas=2']);
+      await waitFor(`${pod2} gone`, async () => ((await rel.pods()).some((p) => p.ordinal === 2) ? undefined : true), 90_000, 500);
+      const pv2 = await rel.pvFolder(2);
+      fs.rmSync(path.join(pv2, 'raft_state.json'));
+      await cluster.kubectlOk(['scale', 'statefulset', '-n', rel.namespace, rel.statefulset, '--replicas=3']);
+      const refused = await waitFor(
+        `the startup check of ${pod2} to refuse`,
+        async () => {
+          const p = (await rel.pods()).find((x) => x.ordinal === 2);
+          return p?.startupCheck && p.startupCheck.exitCode !== 0 ? p : undefined;
+        },
+        90_000,
+        500,
+      );
+      expect(refused.startupCheck!.exitCode).to.equal(1);
+      expect(refused.startupCheck!.message).to.match(/REFUSED.*volume\.state/);
+      expect(refused.ready).to.equal(false);
+      expect(refused.phase).to.equal('Pending');
+      expect(fs.existsSync(path.join(pv2, 'raft_state.json')), 'Qdrant never started on the volume').to.equal(false);
     });
   });
 }
