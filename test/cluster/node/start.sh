@@ -197,8 +197,14 @@ EOF
 # The kubelet wants its cgroup root present in every v1 hierarchy; a new cpuset cgroup starts with no CPUs or memory
 # nodes, so it gets its parent's.
 echo "$node_cgroup_root" >"$node_dir/cgroup-root"
+: >"$node_dir/cgroup-created" # folders made here, parents first: down.sh removes them again (when empty)
 for h in /sys/fs/cgroup/*/; do
   [ "$(basename "$h")" = unified ] && continue
+  d=${h%/}
+  for part in ${node_cgroup_root//\// }; do
+    d="$d/$part"
+    [ -d "$d" ] || echo "$d" >>"$node_dir/cgroup-created"
+  done
   mkdir -p "$h${node_cgroup_root#/}"
   [ -f "$h/cpuset.cpus" ] || continue
   d=${h%/}

@@ -14,6 +14,10 @@ for p in $(pgrep -f -- "-address $containerd_sock" 2>/dev/null); do
   ours "$p" && kill -KILL "$p" 2>/dev/null && log "killed leftover shim $p"
 done
 "$containers_sh" kill-cgroup "$(cat "$node_dir/cgroup-root" 2>/dev/null || echo "$node_cgroup_root")"
+# The parents of the cgroup root that start.sh made (in hierarchies where the session's cgroup is the root one).
+if [ -f "$node_dir/cgroup-created" ]; then
+  tac "$node_dir/cgroup-created" | while read -r d; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+fi
 "$containers_sh" unmount-below "$node_dir"
 stop_group "$run/coredns.pid" 5
 if [ -e "/run/netns/$node_netns" ]; then
