@@ -163,23 +163,27 @@ async function incidentRun(cluster: Cluster, version: string, from: string, guar
   try {
     const before = await installWithPoints(rel, from, guard);
     const pv2 = await rel.pvFolder(2);
-    const archiveDir = path.join(pv2, '.upgrade-guard');
-    const archivesBefore = new Set(fs.existsSync(archiveDir) ? fs.readdirSync(archiveDir) : []);
-    // Guard on: the state goes after pre-upgrade archived it (the startup check off: nothing else stands in the way).
-    // Guard off: nothing checks, so it goes now; the rolling update restarts ordinal 2 first either way.
+    // The state goes between the old ordinal-2 process and the new one: once the stand-in has dropped the old pod's
+    // name (its process is gone) and before the new pod starts. Deleted any earlier, a consensus commit in between
+    // (every peer rewrites raft_state.json on one) would put it back. The guard's pre-upgrade ran before that (its
+    // archive is from before the loss); the startup check is off, so nothing stands between the loss and Qdrant.
+    const pod2Name = `${rel.statefulset}-2`;
     let deleted = false;
-    if (guard === 'off') {
-      fs.rmSync(path.join(pv2, 'raft_state.json'));
-      deleted = true;
-    }
     let stop = false;
     const saboteur = (async () => {
+      const ipBefore = resolvedNames()[pod2Name];
       while (!stop && !deleted) {
-        if (fs.existsSync(archiveDir) && fs.readdirSync(archiveDir).some((n) => n.endsWith('.tar.gz') && !archivesBefore.has(n))) {
-          fs.rmSync(path.join(pv2, 'raft_state.json'));
+        let ip: string | undefined;
+        try {
+          ip = resolvedNames()[pod2Name];
+        } catch {
+          ip = ipBefore; // rewritten while read
+        }
+        if (ip !== ipBefore) {
+          fs.rmSync(path.join(pv2, 'raft_state.json'), { force: true });
           deleted = true;
         }
-        await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 10));
       }
     })();
     const more: Values = { upgradeGuard: { startupCheck: { enabled: false } }, podLabels: { 'bench-restart': 'yes' } };
@@ -215,7 +219,10 @@ async function incidentRun(cluster: Cluster, version: string, from: string, guar
     await new Promise((r) => setTimeout(r, 20_000));
     const pod2 = await rel.cluster.kubectlJson(['get', 'pod', '-n', rel.namespace, `${rel.statefulset}-2`]);
     const q2 = (pod2.status?.containerStatuses ?? []).find((c: any) => c.name === 'qdrant');
-    const later = `20 s later ordinal 2 ${q2?.ready ? 'ready' : 'NOT ready'}, ${q2?.restartCount ?? '?'} restart(s)`;
+    let later = `20 s later ordinal 2 ${q2?.ready ? 'ready' : 'NOT ready'}, ${q2?.restartCount ?? '?'} restart(s)`;
+    const logs = await rel.cluster.kubectl(['logs', '-n', rel.namespace, pod2Name, '-c', 'qdrant', '--tail=-1']);
+    const prev = await rel.cluster.kubectl(['logs', '-n', rel.namespace, pod2Name, '-c', 'qdrant', '--previous', '--tail=-1']);
+    const minted = /Initializing new raft state/.test(logs.stdout + prev.stdout);
     const pods = await rel.pods();
     const p0 = pods.find((p) => p.ordinal === 0);
     let voters = -1;
@@ -224,6 +231,8 @@ async function incidentRun(cluster: Cluster, version: string, from: string, guar
       voters = (await clusterPeerIds(p0.ip)).peers.length;
       after = await countPoints(p0.ip, COLLECTION).catch((e: Error) => `error: ${e.message.slice(0, 80)}`);
     }
+    // A crash-looping 1.16 peer logs the minting only in its first container, which `--previous` no longer shows.
+    if (!minted && q2?.ready) later += ' (NO "Initializing new raft state" in its log: the incident did not happen)';
     return { version, guard, toVerdict: (answeredAt - started) / 1000, helmCode: up.code, verdict, later, voters, before, after };
   } finally {
     await cleanup(rel);
