@@ -245,6 +245,33 @@ describe('the Qdrant emulator agrees with the real server on what the guard read
     for (let i = 0; i < 3; i++) expect(logView(es, i), `log of peer ${i}`).to.deep.equal(logView(rs, i));
   });
 
+  it('1.13.4 -> 1.13.5 with qdrant-0, the seed, losing raft_state.json (three peers): the same answers, storage and log findings', async () => {
+    const r = new RealQdrantCluster({ size: 3, version: '1.13.4', portBase: 31460 });
+    real.push(r);
+    await r.start();
+    await r.createCollection('books', { shards: 3, replicas: 2 });
+    await r.peer(0).stop();
+    r.peer(0).deleteRaftState();
+    await r.peer(0).start({ version: '1.13.5' });
+    for (const p of r.peers) await p.waitReady(60_000);
+    await r.peer(1).waitFor('/cluster', (a) => /"leader":\d+/.test(a.text), 30_000, 'a leader on qdrant-1');
+
+    const sim = createSimulation({ seed: 2147 });
+    const e = await startEmulatorCluster({ peers: 3, version: '1.13.4', sim, defaultCollection: false, timing: { pollMs: 50, electionTimeoutMs: 300 } });
+    emulated.push(e);
+    await e.peer(0).createCollection({ name: 'books', shardNumber: 3, replicationFactor: 2 });
+    await e.waitForConvergence();
+    await e.restartPeer(0, { version: '1.13.5', deleteStateFile: true });
+    await sim.until('every peer ready with a leader', () => (e.peers.every((p) => p.status()!.ready && p.status()!.leaderId) ? undefined : 'not yet'));
+    await sim.run(3000);
+
+    const rs = realSide(r, false);
+    const es = emulatorSide(e, false);
+    expect((await observeAll(es)).views).to.deep.equal((await observeAll(rs)).views);
+    expect(await storageView(es)).to.deep.equal(await storageView(rs));
+    for (let i = 0; i < 3; i++) expect(logView(es, i), `log of peer ${i}`).to.deep.equal(logView(rs, i));
+  });
+
   it('1.16.3 with qdrant-1 losing raft_state.json (three peers): refused, the peer panics with 101, the others agree', async () => {
     const r = new RealQdrantCluster({ size: 3, version: '1.16.3', portBase: 31430 });
     real.push(r);
