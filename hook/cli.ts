@@ -144,7 +144,8 @@ export const restoreCommand = defineCommand({
       .option('storage', { type: 'string', demandOption: true, describe: 'Qdrant storage dir to restore into' })
       .option('allow-peer-change', { type: 'boolean', default: false, describe: "Restore another peer's archive here (moving a peer on purpose)" })
       .option('pod', { type: 'string', describe: "The volume's pod <statefulset>-<ordinal> (default $POD_NAME): compared with the archive's pod and peer address" })
-      .option('archive-dir', { type: 'string', describe: "Where else this volume's own archives live (default only <storage>/.upgrade-guard)" }),
+      .option('archive-dir', { type: 'string', describe: "Where else this volume's own archives live (default only <storage>/.upgrade-guard)" })
+      .option('with-wal', { type: 'boolean', default: false, describe: "Also put back the archive's consensus WAL (default: keep the volume's own when it has one)" }),
   run: async (a, ctx) => {
     const { runRestore } = await import('./commands/restore.js');
     const pod = str(a.pod) ?? str(ctx.env.POD_NAME);
@@ -156,6 +157,7 @@ export const restoreCommand = defineCommand({
       ...(pod ? { pod } : {}),
       ...(str(a.archiveDir) ? { archiveDir: a.archiveDir as string } : {}),
       ...(maxStateBytes !== undefined ? { maxStateBytes } : {}),
+      ...(a.withWal === true ? { withWal: true } : {}),
     });
   },
 });

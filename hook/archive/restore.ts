@@ -41,6 +41,11 @@ export interface RestoreOptions {
   archiveDir?: string;
   /** `--max-state-bytes`: the largest state file an archive may hold. */
   maxStateBytes?: number;
+  /**
+   * `--with-wal`: also put back the archive's consensus WAL. By default the volume's own WAL is kept when it holds a
+   * segment (see walDecision).
+   */
+  withWal?: boolean;
 }
 
 export interface RestoreOutcome {
@@ -283,7 +288,7 @@ async function restoreLocked(opts: RestoreOptions, storage: string, outcome: Res
   } else if (before.state && BigInt(before.state.commit) > BigInt(m.commit)) {
     checks.push(check('restore.identity', 'warn', storage,
       `same peer ${m.peerId}; the volume is at commit ${before.state.commit}, the archive at ${m.commit} (older)`,
-      'an archive at least as recent as the volume', `The WAL is restored with it, so the pair is consistent; the peer catches up from the leader. See ${SEE}.`));
+      'an archive at least as recent as the volume', `The volume's newer WAL is kept (unless --with-wal), so Qdrant replays it from the older commit. See ${SEE}.`));
   } else {
     const said = evidence.agreed.length > 0 ? evidence.agreed.join('; ') : `volume is ${before.classification}, nothing names another peer`;
     const unchecked = opts.pod ? '' : ' (no --pod or POD_NAME: the archive\'s pod and address were not compared)';
@@ -349,10 +354,52 @@ async function restoreLocked(opts: RestoreOptions, storage: string, outcome: Res
       'every file of the archive written, fsynced and read back matching manifest.json'));
 
     // 5. Swap, undoing every step on failure.
+    const wal = await walDecision(opts, storage, staging);
+    checks.push(check('restore.wal', 'pass', storage, wal.observed, 'a consensus WAL at least as recent as the restored state'));
+    if (!wal.restore) await fs.rm(path.join(staging, WAL_DIR), { recursive: true, force: true });
     await swap(opts, storage, staging, m, outcome);
   } finally {
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+async function walSegments(dir: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const e of await fs.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isFile()) out.set(e.name, (await fs.stat(path.join(dir, e.name))).size);
+  }
+  return out;
+}
+
+/**
+ * Whether the archive's consensus WAL replaces the volume's. The archive is of this same volume (restore.identity),
+ * taken before the upgrade, and Qdrant only appends to its WAL: a WAL that still holds every archived segment, none
+ * shorter, is at least as recent as the archived one. Putting back an older log than the commit the leader already
+ * recorded for the peer makes raft-rs panic on the next heartbeat (`to_commit N is out of range [last_index M]`, seen
+ * with real Qdrant 1.13), while an older raft state in front of a newer log is what Qdrant itself leaves between two
+ * state saves (docs/qdrant-facts.md#storage-directory). So the volume's WAL is kept when it is complete; the archived
+ * one comes back when a segment is missing or shorter (a damaged or replaced WAL), or on `--with-wal`.
+ */
+async function walDecision(opts: RestoreOptions, storage: string, staging: string): Promise<{ restore: boolean; observed: string }> {
+  const archived = await walSegments(path.join(staging, WAL_DIR));
+  if (archived.size === 0) return { restore: false, observed: "the archive holds no WAL segment; the volume's WAL is left as it is" };
+  const live = await walSegments(path.join(storage, WAL_DIR));
+  if (opts.withWal) {
+    return { restore: true, observed: `the archive's WAL (${archived.size} segment(s)) replaces the volume's (${live.size}), as asked with --with-wal` };
+  }
+  const gone = [...archived].filter(([name, size]) => (live.get(name) ?? -1) < size).map(([name]) => name);
+  if (gone.length > 0) {
+    return {
+      restore: true,
+      observed: `the volume's WAL lacks or holds shorter ${gone.slice(0, 5).join(', ')}${gone.length > 5 ? ` and ${gone.length - 5} more` : ''}: ` +
+        `the archive's WAL (${archived.size} segment(s)) is restored with the state`,
+    };
+  }
+  return {
+    restore: false,
+    observed: `the volume's own WAL (${live.size} segment(s), every archived segment present and no shorter) is kept: it is at least as recent ` +
+      `as the archive's (--with-wal restores the archive's instead)`,
+  };
 }
 
 async function fsyncDirTree(dir: string): Promise<void> {

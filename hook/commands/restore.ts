@@ -12,6 +12,8 @@ export interface RestoreCommandOptions {
   /** Another place this volume's own archives live (e.g. the snapshots volume). */
   archiveDir?: string;
   maxStateBytes?: number;
+  /** `--with-wal`: put back the archive's WAL even when the volume has its own. */
+  withWal?: boolean;
   detector?: ProcessDetector;
   now?: () => Date;
 }
@@ -26,6 +28,7 @@ export async function runRestore(opts: RestoreCommandOptions): Promise<Report> {
     ...(opts.pod ? { pod: opts.pod } : {}),
     ...(opts.archiveDir ? { archiveDir: opts.archiveDir } : {}),
     ...(opts.maxStateBytes ? { maxStateBytes: opts.maxStateBytes } : {}),
+    ...(opts.withWal ? { withWal: true } : {}),
   });
   const failed = outcome.checks.find((c) => c.status === 'fail');
   // Refused = nothing was touched; failed = files were swapped but do not read back right.

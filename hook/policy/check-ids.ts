@@ -48,6 +48,7 @@ export const CHECK_CATALOGUE = {
   'restore.space': entry(RUNBOOKS.restore, 'The file system has room for the staged copy.'),
   'restore.lock': entry(RUNBOOKS.restore, 'No other restore or volume run holds the storage dir (its lock file in .upgrade-guard/).'),
   'restore.staging': entry(RUNBOOKS.restore, 'The staged copy was written, fsynced and re-read from disk matching every checksum before the swap.'),
+  'restore.wal': entry(RUNBOOKS.restore, "Which consensus WAL the restored state goes with: the volume's own (newer) one, or the archive's when the volume has none or --with-wal."),
   'restore.applied': entry(RUNBOOKS.restore, 'The restored volume reads back as the archived peer.'),
   'volume.lock': entry(RUNBOOKS.restore, 'No restore or other volume run holds the storage dir (its lock file in .upgrade-guard/).'),
   // Cluster health: pre-upgrade (degraded cluster) and post-upgrade (not converged).

@@ -195,9 +195,9 @@ for (const helm of HELM_MAJORS) {
 
     let archive: string;
     walk.step('an upgrade that changes nothing archives every volume at the current commit, restarts nothing', STEP_MS, async () => {
-      // Real Qdrant needs the archive to be current: restoring one taken before later commits rolls the peer's
-      // consensus log back below the index the leader recorded as replicated to it, and raft-rs panics on the
-      // leader's next heartbeat ("to_commit 21 is out of range [last_index 16]"), leaving the pod unready for good.
+      // An archive at the current commit: the restore below then shows the peer back with nothing to catch up.
+      // (An older archive's WAL put back would roll the peer's log below the index the leader recorded for it, and
+      // raft-rs panics on the next heartbeat: restore keeps the volume's own, newer WAL for that reason.)
       const before = uidsAndImages(await rel.pods());
       expectHelmOk(await rel.upgrade(values('1.13.5'), { wait: true }));
       expect(uidsAndImages(await rel.pods())).to.deep.equal(before);

@@ -285,8 +285,8 @@ describe('restore takes an exclusive lock on the storage dir', () => {
   it('two restores in the same second keep both replaced sets apart', async () => {
     const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [5000] });
     const a = await archiveOf(storage);
-    const first = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody });
-    const second = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody });
+    const first = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody, withWal: true });
+    const second = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody, withWal: true });
     expect(first.restored && second.restored).to.equal(true);
     expect(first.replacedDir).to.not.equal(second.replacedDir);
     expect(await fs.readdir(path.join(second.replacedDir!, 'collections_meta_wal'))).to.deep.equal(['open-1']);

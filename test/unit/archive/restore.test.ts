@@ -30,13 +30,14 @@ async function archived(storage: string) {
 describe('restore (README.md "Archives and restore")', () => {
   afterEach(cleanupTempDirs);
 
-  it('puts back a deleted raft_state.json and the WAL, and keeps the replaced files aside', async () => {
+  it('puts back a deleted raft_state.json and keeps the volume\'s own newer WAL (an older log would be behind the cluster\'s commit)', async () => {
     const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [5000, 6000], collections: ['books'] });
     const original = await treeDigest(storage, ignoreGuardDir);
     const a = await archived(storage);
     // The incident: state deleted, WAL left (and appended to by the new identity).
     await fs.rm(path.join(storage, 'raft_state.json'));
-    await fs.appendFile(path.join(storage, 'collections_meta_wal', 'open-1'), 'replayed under a new id');
+    await fs.appendFile(path.join(storage, 'collections_meta_wal', 'open-1'), 'appended after the archive');
+    const grown = await treeDigest(storage, ignoreGuardDir);
     expect((await inspectStorage(storage)).classification).to.equal('missing-state');
 
     const out = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody });
@@ -46,17 +47,40 @@ describe('restore (README.md "Archives and restore")', () => {
       ['restore.not-running', 'pass'],
       ['restore.identity', 'pass'],
       ['restore.staging', 'pass'],
+      ['restore.wal', 'pass'],
       ['restore.applied', 'pass'],
     ]);
+    expect(out.checks.find((c) => c.id === 'restore.wal')!.observed).to.contain("the volume's own WAL (2 segment(s)");
     expect(out.restored).to.equal(true);
-    expect(await treeDigest(storage, ignoreGuardDir)).to.deep.equal(original);
-    const replaced = path.join(storage, '.upgrade-guard', 'replaced-20250321T110000Z');
-    expect(out.replacedDir).to.equal(replaced);
-    expect(await fs.readFile(path.join(replaced, 'collections_meta_wal', 'open-1'), 'utf8')).to.contain('replayed under a new id');
-    const record = JSON.parse(await fs.readFile(path.join(replaced, 'RESTORE.json'), 'utf8'));
-    expect(record).to.deep.include({ peerId: '3134814695916598', replaced: ['collections_meta_wal'] });
-    // No staging dir left behind.
+    const after = await treeDigest(storage, ignoreGuardDir);
+    expect(after['raft_state.json']).to.equal(original['raft_state.json']);
+    expect(after['collections_meta_wal/open-1']).to.equal(grown['collections_meta_wal/open-1']);
+    const record = JSON.parse(await fs.readFile(path.join(out.replacedDir!, 'RESTORE.json'), 'utf8'));
+    expect(record).to.deep.include({ peerId: '3134814695916598', replaced: [] });
     expect((await fs.readdir(path.join(storage, '.upgrade-guard'))).filter((n) => n.includes('staging'))).to.deep.equal([]);
+  });
+
+  it('puts the archived WAL back when a segment is missing or shorter, or with --with-wal, keeping the replaced files aside', async () => {
+    for (const variant of ['missing', 'shorter', 'with-wal'] as const) {
+      const storage = await makeStorage({ stateFixture: THREE_PEER_0, wal: [5000, 6000], collections: ['books'] });
+      const original = await treeDigest(storage, ignoreGuardDir);
+      const a = await archived(storage);
+      await fs.rm(path.join(storage, 'raft_state.json'));
+      const seg = path.join(storage, 'collections_meta_wal', 'open-2');
+      if (variant === 'missing') await fs.rm(seg);
+      if (variant === 'shorter') await fs.truncate(seg, 100);
+      if (variant === 'with-wal') await fs.appendFile(path.join(storage, 'collections_meta_wal', 'open-1'), 'replayed under a new id');
+      const out = await restoreArchive({ archive: a.path, storage, now: LATER, detector: nobody, ...(variant === 'with-wal' ? { withWal: true } : {}) });
+      expect(out.restored, variant).to.equal(true);
+      expect(out.checks.find((c) => c.id === 'restore.wal')!.observed, variant).to.match(variant === 'with-wal' ? /as asked with --with-wal/ : /lacks or holds shorter open-2/);
+      expect(await treeDigest(storage, ignoreGuardDir), variant).to.deep.equal(original);
+      expect(out.replacedDir).to.match(/replaced-20250321T110000Z$/);
+      const record = JSON.parse(await fs.readFile(path.join(out.replacedDir!, 'RESTORE.json'), 'utf8'));
+      expect(record.replaced, variant).to.deep.equal(['collections_meta_wal']);
+      if (variant === 'with-wal') {
+        expect(await fs.readFile(path.join(out.replacedDir!, 'collections_meta_wal', 'open-1'), 'utf8')).to.contain('replayed under a new id');
+      }
+    }
   });
 
   it('replaces a corrupt raft_state.json in one rename and keeps the corrupt one aside', async () => {
