@@ -236,7 +236,7 @@ for (const helm of HELM_MAJORS) {
 
         const log = await rel.jobLog('pre-upgrade');
         expect(log).to.contain('REFUSED');
-        const archive = /restore --archive (\S+) --storage (\S+?)\.?(?:\s|$)/.exec(log);
+        const archive = /restore --archive ([^\s`]+) --storage ([^\s`]+?)[.`]*(?:\s|$)/.exec(log);
         expect(archive, `the remedy names the archive to restore:\n${log.slice(0, 3000)}`).to.not.equal(null);
         expect(archive![2]).to.equal(pv1);
         expect(path.dirname(archive![1]!)).to.equal(path.join(pv1, '.upgrade-guard'));
