@@ -79,7 +79,7 @@ export async function scanPodLogs(
         recordedInitialized: recorded?.classification === 'initialized' && startedAfterRecord,
         ...(recorded?.peerId ? { recordedPeerId: recorded.peerId } : {}),
         ...(recorded?.archive ? { archive: recorded.archive } : {}),
-        ...(record ? { statefulset: record.statefulset } : {}),
+        ...(record ? { statefulset: record.statefulset, release: record.release } : {}),
       });
       for (const line of splitLogText(text)) detector.push(line);
       return findingsToChecks(detector.findings(), `pod/${pod.name}`);
@@ -116,6 +116,7 @@ export async function lookAtCluster(
     observations,
     expectedReplicas: sts.replicas,
     statefulset: sts.name,
+    ...(record ? { release: record.release } : {}),
   });
   return { sts, pods, observations, convergence };
 }

@@ -63,6 +63,8 @@ export interface ConvergenceInput {
   storagePath?: string;
   /** Where the archives are (default <storagePath>/.upgrade-guard). */
   archiveDir?: string;
+  /** The Helm release (from the record): remedies then name the in-cluster restore-volume command. */
+  release?: string;
   /** Subject of cluster-wide checks (default "cluster"). */
   subject?: string;
 }
@@ -118,7 +120,7 @@ export function assessConvergence(input: ConvergenceInput): Check[] {
   }
   for (const o of obs) {
     checks.push(versionCheck(o, target));
-    if (input.record) checks.push(identityCheck(o, input.record, { statefulset, storagePath, archiveDir }));
+    if (input.record) checks.push(identityCheck(o, input.record, { statefulset, storagePath, archiveDir, ...(input.release ? { release: input.release } : {}) }));
     if (!noMetadataApi) checks.push(metadataCheck(o, target, enabled));
   }
 
@@ -166,7 +168,7 @@ function versionCheck(o: PeerObservation, target: SemVer): Check {
 function identityCheck(
   o: PeerObservation,
   record: Record<string, RecordedIdentity>,
-  ctx: { statefulset: string; storagePath: string; archiveDir: string },
+  ctx: { statefulset: string; storagePath: string; archiveDir: string; release?: string },
 ): Check {
   const id = CHECK_IDS.peerIdentity;
   const pod = o.endpoint.pod;
@@ -189,6 +191,8 @@ function identityCheck(
         archivePath: `${ctx.archiveDir}/${rec.archive}`,
         storagePath: ctx.storagePath,
         statefulset: ctx.statefulset,
+        pod,
+        ...(ctx.release ? { release: ctx.release } : {}),
         ...(rec.pvc ? { pvc: rec.pvc } : {}),
       })
     : noArchive({ pod, ...(rec.pvc ? { pvc: rec.pvc } : {}), oldId: rec.peerId });

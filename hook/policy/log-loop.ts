@@ -43,6 +43,8 @@ export interface LogContext {
   statefulset?: string;
   /** Qdrant's storage path in the pod (default /qdrant/storage). */
   storagePath?: string;
+  /** The Helm release (from the record): the remedy then names the in-cluster restore-volume command. */
+  release?: string;
 }
 
 export type LogFindingKind =
@@ -466,7 +468,7 @@ function restoreRemedy(ctx: LogContext): string {
   const statefulset = ctx.statefulset ?? (/^(.+)-\d+$/.exec(ctx.pod)?.[1] ?? ctx.pod);
   const dir = ctx.archiveDir ?? `${storage.replace(/\/+$/, '')}/.upgrade-guard`;
   const archivePath = ctx.archive ? (ctx.archive.includes('/') ? ctx.archive : `${dir}/${ctx.archive}`) : undefined;
-  return restoreArchive({ ...(archivePath ? { archivePath } : {}), storagePath: storage, statefulset, pod: ctx.pod });
+  return restoreArchive({ ...(archivePath ? { archivePath } : {}), storagePath: storage, statefulset, pod: ctx.pod, ...(ctx.release ? { release: ctx.release } : {}) });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -59,6 +59,9 @@ export interface RestoreTarget {
   pod?: string;
   /** The PVC, when known: the operator mounts it in the restore Job. */
   pvc?: string;
+  /** The Helm release (from the record): with it and the StatefulSet, the advice is the in-cluster restore-volume. */
+  release?: string;
+  namespace?: string;
 }
 
 /**
@@ -76,6 +79,24 @@ export function restoreArchive(t: RestoreTarget): string {
     : `restore the newest pre-upgrade archive of ${t.pod ? `${t.pod}'s volume` : 'this volume'}${on} (list them with ` +
       `\`qdrant-upgrade-guard archives --storage ${t.storagePath}\`)`;
   const see = `(${runbook(RUNBOOKS.restore)})`;
+  const ordinal = t.pod && t.statefulset && t.pod.startsWith(`${t.statefulset}-`) ? Number(t.pod.slice(t.statefulset.length + 1)) : NaN;
+  if (t.statefulset && t.release && Number.isInteger(ordinal) && ordinal >= 0) {
+    // The peer runs under the id it minted, so its startup check passes and nothing holds it: with the StatefulSet
+    // at 0 no pod uses the volume, and restore-volume's worker restores it; --allow-peer-change because the volume
+    // now holds the minted id's valid state (restore.identity names both).
+    const inCluster = restoreVolumeCommand({
+      ...(t.namespace ? { namespace: t.namespace } : {}),
+      release: t.release,
+      statefulset: t.statefulset,
+      ordinal,
+      ...(t.archivePath ? { archive: t.archivePath } : {}),
+    });
+    const ns = t.namespace ? ` -n ${t.namespace}` : '';
+    return (
+      `Scale the StatefulSet to 0 (kubectl${ns} scale statefulset ${t.statefulset} --replicas=0), ${what} with ` +
+      `\`${inCluster} --allow-peer-change\`, then scale back ${see}.`
+    );
+  }
   if (t.statefulset) {
     return (
       `Scale the StatefulSet to 0 (kubectl scale statefulset ${t.statefulset} --replicas=0), ${what} with ` +

@@ -450,6 +450,20 @@ describe('policy/convergence: post-upgrade convergence (docs/how-it-works.md#the
     });
   }
 
+  it('with the release known (the record names it), a new peer id is restored in the cluster: restore-volume with the values filled in', () => {
+    const observations = [0, 1, 2].reduce(
+      (obs, i) => editCluster(obs, i, (x) => (x.peers['123'] = { uri: uri(1) })),
+      editCluster(UP, 1, (x) => (x.peerId = '123')),
+    );
+    const checks = assessConvergence({ targetVersion: '1.13.5', record: RECORD, expectedReplicas: 3, observations, release: 'vectors' });
+    const identity = checks.find((x) => x.id === 'peer.identity' && x.status === 'fail')!;
+    expect(identity.remedy).to.equal(
+      `Scale the StatefulSet to 0 (kubectl scale statefulset qdrant --replicas=0), restore ${archive(1)} on pvc/qdrant-storage-qdrant-1 with ` +
+        `\`qdrant-upgrade-guard restore-volume --release vectors --statefulset qdrant --ordinal 1 --archive ${archive(1)} --allow-peer-change\`, ` +
+        'then scale back (docs/runbooks.md#restore-an-archive). Afterwards remove the id it minted from the consensus on the leader (DELETE /cluster/peer/123).',
+    );
+  });
+
   it('refuses a target that is not a version as a usage error (exit 2), before judging anything', () => {
     let err: unknown;
     try {
