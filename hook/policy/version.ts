@@ -56,6 +56,8 @@ export const QDRANT_VERSION_FACTS = {
    * (docs/qdrant-facts.md#single-peer-stale-metadata).
    */
   staleSelfMetadata: { from: '1.13.3', until: '1.15.0' },
+  /** Every start from this version on writes raft_state.json (the <= 1.3 CBOR `raft_state` is then stale; docs/qdrant-facts.md#storage-directory). */
+  jsonRaftStateSince: '1.4.0',
 } as const;
 
 /**

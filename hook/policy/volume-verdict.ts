@@ -4,10 +4,10 @@
  * mints a new peer id and replays the old consensus log under it (docs/incident-6229.md, qdrant/qdrant#6229).
  * Pure: the caller observes the volume and finds the newest archive.
  */
-import semver from 'semver';
 import { check, type Check } from '../report.js';
 import { NEVER_START_WITHOUT_STATE, RUNBOOKS, noArchive, restoreArchive, runbook } from './remedies.js';
 import type { ArchiveRef, StateProblem, StateSummary, UsageEvidence, VolumeObservation } from './volume.js';
+import { QDRANT_VERSION_FACTS, versionAtLeast } from './version.js';
 
 export const VOLUME_STATE_CHECK_ID = 'volume.state';
 export const PHANTOM_VOTER_CHECK_ID = 'volume.phantom-voter';
@@ -218,10 +218,10 @@ function decideStateFile(input: VolumeVerdictInput): Check[] {
     case 'initialized': {
       const s = v.state;
       const legacyOnly = !v.evidence.stateJsonPresent && v.evidence.legacyStatePresent;
-      const running = input.runningVersion !== undefined ? semver.coerce(input.runningVersion) : null;
+      const newerQdrant = versionAtLeast(input.runningVersion, QDRANT_VERSION_FACTS.jsonRaftStateSince);
       // A volume that only holds the <= 1.3 CBOR file while a newer Qdrant runs on it has lost the JSON file:
       // every 1.4+ start writes raft_state.json, so the legacy file is stale (docs/qdrant-facts.md#storage-directory).
-      if (legacyOnly && running && semver.gte(running, '1.4.0')) {
+      if (legacyOnly && newerQdrant) {
         return [
           check(
             VOLUME_STATE_CHECK_ID,

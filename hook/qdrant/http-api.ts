@@ -22,9 +22,9 @@
  * sent when one is given and the read-write key otherwise (docs/operations.md#api-keys).
  */
 import { QdrantClient } from '@qdrant/js-client-rest';
-import semver from 'semver';
 import { GuardError, type GuardErrorOptions } from '../errors.js';
 import { DEFAULT_REACH, httpsGet, isCertificateError, isPlainHttpPort, type QdrantReach } from './tls.js';
+import { QDRANT_VERSION_FACTS, versionAtLeast } from '../policy/version.js';
 import {
   parseLossless,
   ShapeError,
@@ -70,8 +70,6 @@ export class QdrantRequestError extends GuardError {
   }
 }
 
-/** The guard reads peer_metadata from telemetry from this version on (docs/qdrant-facts.md#peer-metadata-api). */
-const PEER_METADATA_SINCE = '1.16.0';
 const EXCERPT = 120;
 
 interface RawResponse {
@@ -187,8 +185,8 @@ export class HttpQdrantApi implements QdrantApi {
       }
       obs.collections = collections;
     }
-    const v = obs.version ? semver.coerce(obs.version.version) : null;
-    if (v && semver.gte(v, PEER_METADATA_SINCE)) {
+    // The guard reads peer_metadata from telemetry from this version on (docs/qdrant-facts.md#peer-metadata-api).
+    if (versionAtLeast(obs.version?.version, QDRANT_VERSION_FACTS.peerMetadataApiSince)) {
       const md = await attempt(() => this.peerMetadata(ep));
       if (md) obs.peerMetadata = md;
     }
