@@ -57,7 +57,15 @@ async function walStats(dir: string): Promise<{ segments: number; bytes: number 
 }
 
 async function collectionNames(dir: string): Promise<string[]> {
-  const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    // A collections/ that cannot be listed is no evidence of an unused volume: say so rather than count none.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') return [];
+    throw infraError(`cannot list ${dir} (${code}): whether the volume holds collections is unknown`, { cause: err });
+  }
   return entries
     .filter((e) => e.isDirectory() && !e.name.startsWith('.') && !isIgnoredEntry(e.name))
     .map((e) => e.name)

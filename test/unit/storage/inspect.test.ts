@@ -46,6 +46,16 @@ describe('storage classification (docs/qdrant-facts.md#storage-directory)', () =
     expect(i.problem?.code).to.equal('absent');
   });
 
+  it('cannot call a volume fresh when collections/ cannot be listed: an infra error naming it, not "no collections"', async () => {
+    const dir = await tempDir();
+    await fs.symlink('collections', path.join(dir, 'collections')); // a loop: readdir answers ELOOP
+    let err: unknown;
+    await inspectStorage(dir).catch((e) => (err = e));
+    expect(err).to.be.instanceOf(GuardError);
+    expect((err as GuardError).kind).to.equal('infrastructure');
+    expect((err as GuardError).message).to.contain(`cannot list ${path.join(dir, 'collections')} (ELOOP)`);
+  });
+
   it('calls a volume with collections but no state missing-state', async () => {
     expect((await inspectStorage(await makeStorage({ collections: ['a'] }))).classification).to.equal('missing-state');
   });
