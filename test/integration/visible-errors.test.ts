@@ -47,6 +47,13 @@ describe('errors that used to be dropped', function () {
     s.applyUpgrade('1.13.5');
     // qdrant-2 comes back without its state on a used volume: its log says so at once.
     await s.rollOutAll({ deleteState: (o) => o === 2 });
+    // The emulator writes that line just after the restart: wait for it, so post-upgrade's first poll sees the log
+    // failure (otherwise the rollout reads as done first and the convergence look meets the failing API instead).
+    for (let i = 0; i < 100; i++) {
+      const log = await s.deps.kube.podLogs('qdrant-2', { container: 'qdrant' }).catch(() => '');
+      if (log.includes('Initializing new raft state')) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // ... and every Qdrant API answer fails from here on, so the identity look throws.
     const real = s.deps.qdrant;
     s.deps.qdrant = new Proxy(real, {
