@@ -28,6 +28,7 @@ import { parseRecord, type GuardRecord } from '../policy/record.js';
 import { pvcName, type PodSnapshot, type WorkerPodSpec } from '../kube/types.js';
 import { STARTUP_CHECK_CONTAINER } from '../policy/rollout.js';
 import { restoreVolumeCommand } from '../policy/remedies.js';
+import { QDRANT_STORAGE_PATH, SNAPSHOTS_ARCHIVE_DIR, archiveDirOf } from '../policy/layout.js';
 import { SNAPSHOTS_CLAIM, STORAGE_CLAIM, endpointOf, podsOf, recordName, type ClusterDeps, type ClusterTarget } from './cluster.js';
 
 export interface RestoreVolumeOptions extends ClusterTarget {
@@ -49,8 +50,8 @@ export interface RestoreVolumeOptions extends ClusterTarget {
   timeoutSeconds: number;
 }
 
-const STORAGE = '/qdrant/storage';
-const ARCHIVE_DIRS = { storage: '/qdrant/storage/.upgrade-guard', snapshots: '/qdrant/snapshots/upgrade-guard' } as const;
+const STORAGE = QDRANT_STORAGE_PATH;
+const ARCHIVE_DIRS = { storage: archiveDirOf(QDRANT_STORAGE_PATH), snapshots: SNAPSHOTS_ARCHIVE_DIR } as const;
 const POLL_MS = 1000;
 const ARCHIVE_NAME = /^raft-[A-Za-z0-9.-]+\.tar\.gz$/;
 
@@ -226,7 +227,7 @@ export async function runRestoreVolumeWorker(opts: RestoreVolumeWorkerOptions): 
   }
   // The pod name turns on restore's identity checks (the archive's recorded pod, the address of its peer); an archive
   // dir on the snapshots volume also counts as this volume's own archives.
-  const ownDir = path.resolve(opts.archiveDir) === path.resolve(opts.storage, '.upgrade-guard');
+  const ownDir = path.resolve(opts.archiveDir) === path.resolve(archiveDirOf(opts.storage));
   const restored = await runRestore({
     archive: file,
     storage: opts.storage,
